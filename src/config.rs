@@ -1,0 +1,331 @@
+//! `config.toml`: where it is found, what it holds, and located errors when it is wrong.
+//!
+//! Every key is documented in `config.example.toml` at the repository root; keep the two in step
+//! (a unit test parses the example file).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Errors while locating or reading the configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}:{line}:{column}: {message}{key_hint}\n  fix the file or see config.example.toml for every key"
+    )]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+        /// ` (key `a.b`)` when the offending key is known.
+        key_hint: String,
+    },
+}
+
+/// The whole configuration. Every section is optional; defaults match Argo CD where it has one.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The GitOps repository to read.
+    pub repo: RepoConfig,
+    /// Cluster URL or name → kubeconfig context.
+    pub clusters: Vec<ClusterMapping>,
+    /// Rendering choices.
+    pub render: RenderConfig,
+    /// Environments whose mutating actions need the env name typed (UI) or `--yes` (CLI).
+    pub protected_envs: Vec<String>,
+    /// Polling and self-heal timing.
+    pub reconcile: ReconcileConfig,
+    /// Terminal UI look and keys.
+    pub ui: UiConfig,
+    /// Apps declared directly, for repositories without Argo CD manifests.
+    pub apps: Vec<AppDecl>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RepoConfig {
+    /// Local clone to use; default: the git repository containing the current directory.
+    pub path: Option<PathBuf>,
+    /// Remote URL to clone into the cache dir when no local path is given.
+    pub url: Option<String>,
+    /// Globs (relative to the repo root) where ApplicationSet/Application manifests are found.
+    pub manifests: Vec<String>,
+}
+
+impl Default for RepoConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            url: None,
+            manifests: vec![
+                "deploy/gitops/**/*.yaml".into(),
+                "deploy/gitops/**/*.yml".into(),
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterMapping {
+    /// `destination.server` URL this entry matches.
+    pub server: Option<String>,
+    /// `destination.name` this entry matches.
+    pub name: Option<String>,
+    /// kubeconfig context to use for it.
+    pub context: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RendererChoice {
+    /// Native renderer, falling back to the `helm` binary when the chart needs it.
+    #[default]
+    Auto,
+    Native,
+    Helm,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RenderConfig {
+    pub renderer: RendererChoice,
+    /// The `helm` binary used by the `helm` renderer.
+    pub helm_binary: PathBuf,
+    /// Kubernetes version passed to templates when the cluster cannot be asked (e.g. `1.36.0`).
+    pub kube_version: Option<String>,
+}
+
+impl Default for RenderConfig {
+    fn default() -> Self {
+        Self {
+            renderer: RendererChoice::Auto,
+            helm_binary: PathBuf::from("helm"),
+            kube_version: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconcileConfig {
+    /// Base poll interval in seconds (Argo CD: 120).
+    pub poll_interval_secs: u64,
+    /// Random extra delay added to each poll, in seconds (Argo CD: up to 60).
+    pub poll_jitter_secs: u64,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval_secs: 120,
+            poll_jitter_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// `default`, `light` or `mono`.
+    pub theme: String,
+    /// Use ASCII status symbols instead of Unicode ones.
+    pub ascii: bool,
+    /// Action name → key, e.g. `sync = "S"`.
+    pub keys: BTreeMap<String, String>,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            theme: "default".into(),
+            ascii: false,
+            keys: BTreeMap::new(),
+        }
+    }
+}
+
+/// An App declared in config, for repos with no Argo CD manifests.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AppDecl {
+    pub name: String,
+    /// Environment label shown in the UI; defaults to the name.
+    pub env: Option<String>,
+    /// Path of the chart or manifest directory inside the repo.
+    pub path: String,
+    #[serde(default = "default_revision")]
+    pub target_revision: String,
+    #[serde(default)]
+    pub value_files: Vec<String>,
+    /// Destination namespace.
+    pub namespace: String,
+    /// Destination cluster URL; default the in-cluster URL (current context).
+    #[serde(default = "default_server")]
+    pub server: String,
+    #[serde(default)]
+    pub auto_sync: bool,
+    #[serde(default)]
+    pub self_heal: bool,
+    #[serde(default)]
+    pub prune: bool,
+    #[serde(default)]
+    pub create_namespace: bool,
+}
+
+fn default_revision() -> String {
+    "HEAD".into()
+}
+
+fn default_server() -> String {
+    "https://kubernetes.default.svc".into()
+}
+
+impl Config {
+    /// The platform config file (`~/.config/sextant/config.toml` on Linux).
+    pub fn default_path() -> Option<PathBuf> {
+        crate::paths::project_dirs().map(|d| d.config_dir().join("config.toml"))
+    }
+
+    /// Load from `explicit` if given (it must exist), else the platform file if it exists, else
+    /// defaults.
+    pub fn load(explicit: Option<&Path>) -> Result<(Self, Option<PathBuf>), ConfigError> {
+        let path = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => Self::default_path().filter(|p| p.exists()),
+        };
+        match path {
+            None => Ok((Self::with_defaults(), None)),
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ok((Self::parse(&text, &path)?, Some(path)))
+            }
+        }
+    }
+
+    /// Defaults with the values that are not plain `Default` (protected envs).
+    pub fn with_defaults() -> Self {
+        Self {
+            protected_envs: vec!["prod".into()],
+            ..Self::default()
+        }
+    }
+
+    /// Parse `text` (read from `path`, used in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        #[derive(Deserialize)]
+        struct Probe {
+            protected_envs: Option<toml::Value>,
+        }
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            let message = e.message().to_string();
+            let key_hint = offending_key(&message, text, e.span().map(|s| s.start))
+                .map(|k| format!(" (key `{k}`)"))
+                .unwrap_or_default();
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+                key_hint,
+            }
+        })?;
+        // `protected_envs` defaults to ["prod"] only when the key is absent, not when set to [].
+        let probe: Option<Probe> = toml::from_str(text).ok();
+        if probe.and_then(|p| p.protected_envs).is_none() {
+            cfg.protected_envs = vec!["prod".into()];
+        }
+        Ok(cfg)
+    }
+}
+
+/// 1-based line and column of byte offset `at` in `text`.
+pub fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let at = at.min(text.len());
+    let before = &text[..text.floor_char_boundary(at)];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, column)
+}
+
+/// The key an error is about: from "unknown field `x`" messages, else the key on the error's line.
+fn offending_key(message: &str, text: &str, at: Option<usize>) -> Option<String> {
+    if let Some(rest) = message.split("unknown field `").nth(1) {
+        return rest.split('`').next().map(str::to_string);
+    }
+    let at = at?.min(text.len());
+    let line_start = text[..text.floor_char_boundary(at)]
+        .rfind('\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let line = text[line_start..].lines().next()?;
+    let key = line.split('=').next()?.trim();
+    (!key.is_empty() && !key.starts_with('[') && line.contains('=')).then(|| key.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_file_parses_and_sets_every_section() {
+        let text = include_str!("../config.example.toml");
+        let cfg = Config::parse(text, Path::new("config.example.toml")).expect("example parses");
+        assert_eq!(cfg.protected_envs, vec!["prod".to_string()]);
+        assert!(!cfg.clusters.is_empty());
+        assert!(!cfg.apps.is_empty());
+        assert_eq!(cfg.reconcile.poll_interval_secs, 120);
+    }
+
+    #[test]
+    fn unknown_key_is_located() {
+        let text = "[repo]\npath = \"/x\"\n\n[ui]\nthem = \"dark\"\n";
+        let err = Config::parse(text, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("c.toml:5:1:"), "{err}");
+        assert!(err.contains("key `them`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_located_with_key() {
+        let text = "[reconcile]\npoll_interval_secs = \"soon\"\n";
+        let err = Config::parse(text, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("c.toml:2:"), "{err}");
+        assert!(err.contains("poll_interval_secs"), "{err}");
+    }
+
+    #[test]
+    fn empty_protected_envs_is_respected() {
+        let cfg = Config::parse("protected_envs = []\n", Path::new("c.toml")).unwrap();
+        assert!(cfg.protected_envs.is_empty());
+        let cfg = Config::parse("", Path::new("c.toml")).unwrap();
+        assert_eq!(cfg.protected_envs, vec!["prod".to_string()]);
+    }
+
+    #[test]
+    fn line_col_counts_from_one() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+}

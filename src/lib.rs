@@ -1,0 +1,7 @@
+//! Sextant: a terminal console for GitOps with an embedded reconcile engine.
+//!
+//! The engine is this library; the TUI and the headless CLI are thin front ends over it.
+
+pub mod config;
+pub mod logging;
+pub mod paths;
