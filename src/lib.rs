@@ -2,6 +2,8 @@
 //!
 //! The engine is this library; the TUI and the headless CLI are thin front ends over it.
 
+pub mod app;
 pub mod config;
 pub mod logging;
 pub mod paths;
+pub mod resource;
