@@ -3,7 +3,11 @@
 //! The engine is this library; the TUI and the headless CLI are thin front ends over it.
 
 pub mod app;
+pub mod cluster;
 pub mod config;
+pub mod engine;
 pub mod logging;
 pub mod paths;
+pub mod render;
 pub mod resource;
+pub mod source;

@@ -1,0 +1,4 @@
+pub mod diff;
+pub mod health;
+pub mod plan;
+pub mod api;
