@@ -1,0 +1,1 @@
+//! Native Helm v3 chart renderer.
