@@ -289,6 +289,7 @@ enum Kind {
     Int,
     Uint,
     Float,
+    Complex,
     String,
     Other,
 }
@@ -300,6 +301,7 @@ fn basic_kind(v: &Value) -> Kind {
         Value::Int(_) => Kind::Int,
         Value::Uint(_) => Kind::Uint,
         Value::Float(_) => Kind::Float,
+        Value::Complex(..) => Kind::Complex,
         Value::String(_) => Kind::String,
         _ => Kind::Other,
     }
@@ -310,12 +312,6 @@ const BAD_CMP: &str = "incompatible types for comparison";
 
 /// Go's `eq`: arg1 == any of arg2.
 pub(crate) fn eq(a: &Value, rest: &[Value]) -> Result<bool, FuncError> {
-    if matches!(a, Value::List(_) | Value::Map(_) | Value::Bytes(_)) {
-        return Err(FuncError::Call(format!(
-            "uncomparable type {}: {a}",
-            a.type_name()
-        )));
-    }
     if rest.is_empty() {
         return Err("missing argument for comparison".into());
     }
@@ -339,20 +335,23 @@ pub(crate) fn eq(a: &Value, rest: &[Value]) -> Result<bool, FuncError> {
                 (Value::Int(x), Value::Int(y)) => x == y,
                 (Value::Uint(x), Value::Uint(y)) => x == y,
                 (Value::Float(x), Value::Float(y)) => x == y,
+                (Value::Complex(a1, b1), Value::Complex(a2, b2)) => a1 == a2 && b1 == b2,
                 (Value::String(x), Value::String(y)) => x == y,
+                // Lists, maps, nil: nil compares equal only to nil.
                 _ if a.is_nil() || b.is_nil() => a.is_nil() && b.is_nil(),
                 (Value::Object(x), Value::Object(y)) => match x.equals(y.as_ref()) {
                     Some(t) => t,
                     None => {
                         return Err(FuncError::Call(format!(
-                            "uncomparable type {}: {b}",
+                            "non-comparable type {b}: {}",
                             b.type_name()
                         )));
                     }
                 },
                 _ => {
                     return Err(FuncError::Call(format!(
-                        "uncomparable type {}: {b}",
+                        "non-comparable types {a}: {}, {}: {b}",
+                        a.type_name(),
                         b.type_name()
                     )));
                 }
@@ -382,7 +381,7 @@ fn lt(a: &Value, b: &Value) -> Result<bool, FuncError> {
         };
     }
     Ok(match (a, b) {
-        (Value::Bool(_), _) => return Err(BAD_TYPE.into()),
+        (Value::Bool(_) | Value::Complex(..), _) => return Err(BAD_TYPE.into()),
         (Value::Int(x), Value::Int(y)) => x < y,
         (Value::Uint(x), Value::Uint(y)) => x < y,
         (Value::Float(x), Value::Float(y)) => x.partial_cmp(y) == Some(Ordering::Less),

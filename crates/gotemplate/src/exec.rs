@@ -438,6 +438,7 @@ impl<'a> State<'a> {
         match n {
             Number::Int(i) => Ok(Value::Int(*i)),
             Number::Float(f) => Ok(Value::Float(*f)),
+            Number::Complex(r, i) => Ok(Value::Complex(*r, *i)),
             Number::Bad(msg) => Err(self.err(pos, node, msg.clone())),
         }
     }

@@ -309,6 +309,21 @@ fn print_arg(out: &mut String, v: &Value, verb: char, f: Flags, depth: usize) {
         Value::Int(i) => fmt_integer(out, i128::from(*i), verb, f, v),
         Value::Uint(u) => fmt_integer(out, i128::from(*u), verb, f, v),
         Value::Float(x) => fmt_float(out, *x, verb, f, v),
+        Value::Complex(re, im) => match verb {
+            'v' | 'b' | 'g' | 'G' | 'x' | 'X' | 'f' | 'F' | 'e' | 'E' => {
+                let mut s = String::from("(");
+                let mut g = f;
+                g.wid = None;
+                fmt_float(&mut s, *re, verb, g, v);
+                g.plus = true;
+                fmt_float(&mut s, *im, verb, g, v);
+                s.push_str("i)");
+                let mut w = f;
+                w.zero = false;
+                w.pad(out, &s);
+            }
+            _ => bad_verb(out, v, verb),
+        },
         Value::String(s) => fmt_string(out, s, verb, f, v),
         Value::Bytes(bs) => match verb {
             's' | 'q' | 'x' | 'X' => {

@@ -77,6 +77,7 @@ pub(crate) struct Command {
 pub(crate) enum Number {
     Int(i64),
     Float(f64),
+    Complex(f64, f64),
     /// Complex constants and ints overflowing int64: an error when used.
     Bad(String),
 }
@@ -939,11 +940,15 @@ fn new_number(pos: usize, text: &str, typ: Tok) -> Result<Arg, String> {
         return Ok(mk(Number::Int(i), Some(i), Some(i as f64)));
     }
     if typ == Tok::Complex || text.ends_with('i') {
-        return Ok(mk(
-            Number::Bad(format!("complex constant {text} not supported")),
-            None,
-            None,
-        ));
+        let (re, im) = parse_complex(text)
+            .ok_or_else(|| format!("illegal number syntax: {}", crate::fmt::quote_go(text)))?;
+        let (int, float) = if im == 0.0 {
+            let i = (re.fract() == 0.0 && re.abs() < 9.2e18).then_some(re as i64);
+            (i, Some(re))
+        } else {
+            (None, None)
+        };
+        return Ok(mk(Number::Complex(re, im), int, float));
     }
     let int = parse_go_int(text);
     let uint_ok = int.is_none() && parse_go_uint(text).is_some();
@@ -965,8 +970,8 @@ fn new_number(pos: usize, text: &str, typ: Tok) -> Result<Arg, String> {
     {
         int_val = Some(f as i64);
     }
-    let is_hex = text.trim_start_matches(['+', '-']).len() > 1
-        && matches!(&text.trim_start_matches(['+', '-'])[..2], "0x" | "0X");
+    // Go's isHexInt: an unsigned hex literal without a binary exponent.
+    let is_hex = text.len() > 2 && matches!(&text[..2], "0x" | "0X") && !text.contains(['p', 'P']);
     let value = if float.is_some() && !is_hex && text.contains(['.', 'e', 'E', 'p', 'P']) {
         Number::Float(float.unwrap_or(0.0))
     } else if let Some(i) = int {
@@ -976,7 +981,12 @@ fn new_number(pos: usize, text: &str, typ: Tok) -> Result<Arg, String> {
     } else {
         Number::Bad(format!("{text} overflows int"))
     };
-    if float.is_some() && int.is_none() && !text.contains(['.', 'e', 'E', 'p', 'P']) && !is_hex {
+    if float.is_some()
+        && int.is_none()
+        && !text.contains(['.', 'e', 'E', 'p', 'P'])
+        && !text.trim_start_matches(['+', '-']).starts_with("0x")
+        && !text.trim_start_matches(['+', '-']).starts_with("0X")
+    {
         // Integer literal too big for int64 (e.g. 1<<64): Go reports it overflows int.
         return Ok(mk(
             Number::Bad(format!("{text} overflows int")),
@@ -985,6 +995,24 @@ fn new_number(pos: usize, text: &str, typ: Tok) -> Result<Arg, String> {
         ));
     }
     Ok(mk(value, int_val, float))
+}
+
+/// Parses `1+2i`, `1.5i`, `-2e3-4i` into (real, imaginary).
+fn parse_complex(text: &str) -> Option<(f64, f64)> {
+    let body = text.strip_suffix('i')?;
+    // The split point is the last sign that is not the start or an exponent sign.
+    let b = body.as_bytes();
+    let mut split = None;
+    for k in (1..b.len()).rev() {
+        if (b[k] == b'+' || b[k] == b'-') && !matches!(b[k - 1], b'e' | b'E' | b'p' | b'P') {
+            split = Some(k);
+            break;
+        }
+    }
+    match split {
+        Some(k) => Some((parse_go_float(&body[..k])?, parse_go_float(&body[k..])?)),
+        None => Some((0.0, parse_go_float(body)?)),
+    }
 }
 
 fn strip_underscores(s: &str) -> Option<String> {
@@ -1056,7 +1084,7 @@ fn parse_go_float(text: &str) -> Option<f64> {
     let (neg, body) = split_sign(text);
     let lower = body.to_ascii_lowercase();
     let v = if let Some(hex) = lower.strip_prefix("0x") {
-        parse_hex_float(&strip_underscores(hex)?)?
+        parse_hex_float(&hex.replace('_', ""))?
     } else {
         let s = strip_underscores(&lower)?;
         if s.is_empty() || s.contains(['x', 'p', 'b', 'o']) || s == "." {

@@ -13,6 +13,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 /// for every holder, exactly as in Go. Lists are immutable (every Sprig list function returns a
 /// new list, as in Go).
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub enum Value {
     /// Go's invalid `reflect.Value`: the result of a missing map key or of evaluating a field of
     /// nothing. Printed by an action as `<no value>`; passed to a function it becomes `nil`.
@@ -28,6 +29,8 @@ pub enum Value {
     Uint(u64),
     /// Go `float64`. Every number in Helm values read from YAML/JSON is a `float64`.
     Float(f64),
+    /// Go `complex128` (only from complex constants in templates, e.g. `1+2i`).
+    Complex(f64, f64),
     /// Go `string` (Go strings are bytes; ours are UTF-8, invalid input is replaced on entry).
     String(Arc<str>),
     /// Go `[]byte`. `%v` prints `[104 105]`, `%s` and `toString` print the text.
@@ -177,6 +180,7 @@ impl Value {
             Value::Int(i) => J::from(*i),
             Value::Uint(u) => J::from(*u),
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::Complex(..) => J::String(self.to_string()),
             Value::String(s) => J::String(s.to_string()),
             Value::Bytes(b) => {
                 use base64::Engine;
@@ -202,6 +206,7 @@ impl Value {
             Value::Int(i) => *i != 0,
             Value::Uint(u) => *u != 0,
             Value::Float(f) => *f != 0.0,
+            Value::Complex(r, i) => *r != 0.0 || *i != 0.0,
             Value::String(s) => !s.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
             Value::List(l) => !l.is_empty(),
@@ -223,6 +228,7 @@ impl Value {
             Value::Int(_) => "int".into(),
             Value::Uint(_) => "uint".into(),
             Value::Float(_) => "float64".into(),
+            Value::Complex(..) => "complex128".into(),
             Value::String(_) => "string".into(),
             Value::Bytes(_) => "[]uint8".into(),
             Value::List(_) => "[]interface {}".into(),
@@ -239,6 +245,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::Uint(_) => "uint",
             Value::Float(_) => "float64",
+            Value::Complex(..) => "complex128",
             Value::String(_) => "string",
             Value::Bytes(_) | Value::List(_) => "slice",
             Value::Map(_) => "map",
@@ -377,6 +384,15 @@ pub(crate) fn write_v(out: &mut String, v: &Value, depth: usize) {
         Value::Int(i) => out.push_str(&i.to_string()),
         Value::Uint(u) => out.push_str(&u.to_string()),
         Value::Float(x) => out.push_str(&format_float_g(*x)),
+        Value::Complex(r, i) => {
+            out.push('(');
+            out.push_str(&format_float_g(*r));
+            if *i >= 0.0 || i.is_nan() {
+                out.push('+');
+            }
+            out.push_str(&format_float_g(*i));
+            out.push_str("i)");
+        }
         Value::String(s) => out.push_str(s),
         Value::Bytes(b) => {
             out.push('[');
