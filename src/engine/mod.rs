@@ -1,4 +1,4 @@
+pub mod api;
 pub mod diff;
 pub mod health;
 pub mod plan;
-pub mod api;
