@@ -11,3 +11,4 @@ pub mod paths;
 pub mod render;
 pub mod resource;
 pub mod source;
+pub mod ui;

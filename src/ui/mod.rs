@@ -1,0 +1,228 @@
+//! The terminal UI: one event loop (terminal input, engine snapshots and events, ticks) over a
+//! pure state machine (`state::update`) and pure rendering (`view::render`).
+//!
+//! The UI never talks to git or the cluster: it sends engine commands and renders snapshots.
+//! Work the embedder can do that the engine API does not cover (promotion previews, the demo's
+//! scripted keys) comes in through [`Hooks`].
+
+pub mod keymap;
+pub mod state;
+pub mod theme;
+pub mod view;
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::config::Config;
+use crate::engine::api::{
+    CommandOutcome, EngineHandle, Notice, NoticeLevel, PromoteRequest, Request,
+};
+
+pub use state::{Action, Effect, ExtraKey, PromotePreview, State, UiOptions, ValueChange, update};
+pub use view::render;
+
+/// Errors starting or running the UI.
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    #[error(transparent)]
+    Theme(#[from] theme::ThemeError),
+    #[error(transparent)]
+    Keys(#[from] keymap::KeymapError),
+    #[error(
+        "terminal error: {0}\n  sextant needs an interactive terminal (use the CLI subcommands in scripts)"
+    )]
+    Terminal(#[from] io::Error),
+}
+
+/// Computes a promotion preview from the repository (keys that differ, resulting file diff).
+pub type PreviewFn =
+    Arc<dyn Fn(PromoteRequest) -> BoxFuture<'static, Result<PromotePreview, String>> + Send + Sync>;
+
+/// Runs an extra key's action; the `Ok` text goes to the status line.
+pub type ExtraFn = Arc<dyn Fn() -> BoxFuture<'static, Result<String, String>> + Send + Sync>;
+
+/// Embedder-supplied capabilities.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    pub promote_preview: Option<PreviewFn>,
+    /// Handlers of `UiOptions::extras`, same order.
+    pub extras: Vec<ExtraFn>,
+}
+
+/// UI options from `config.toml` (`ui.theme`, `ui.ascii`, `ui.keys`, `protected_envs`) and the
+/// environment (`NO_COLOR`).
+pub fn options_from_config(config: &Config, readonly: bool) -> Result<UiOptions, UiError> {
+    let theme = theme::Theme::from_config(
+        &config.ui.theme,
+        config.ui.ascii,
+        theme::Theme::no_color_env(),
+    )?;
+    let keymap = keymap::Keymap::from_config(&config.ui.keys)?;
+    Ok(UiOptions {
+        readonly,
+        protected_envs: config.protected_envs.clone(),
+        theme,
+        keymap,
+        extras: Vec::new(),
+        title: "sextant".into(),
+        promote_preview: true,
+    })
+}
+
+/// Restores the terminal when dropped (normal exit and error paths; panics are covered by the
+/// hook `ratatui::try_init` installs).
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Run the UI until the user quits. The first frame is drawn before anything is awaited.
+pub async fn run(handle: EngineHandle, mut opts: UiOptions, hooks: Hooks) -> Result<(), UiError> {
+    for (i, extra) in opts.extras.iter().enumerate() {
+        opts.keymap.bind_extra(extra.key, i)?;
+    }
+    opts.promote_preview = hooks.promote_preview.is_some();
+    let mut terminal = ratatui::try_init()?;
+    let _guard = TerminalGuard;
+    let mut state_rx = handle.state.clone();
+    let initial = state_rx.borrow_and_update().clone();
+    let mut state = State::new(opts, initial, SystemTime::now());
+    terminal.draw(|f| render(&state, f))?;
+
+    let mut events_rx = handle.subscribe();
+    let mut input = EventStream::new();
+    let (act_tx, mut act_rx) = mpsc::unbounded_channel::<Action>();
+    let dispatch = spawn_dispatcher(handle.clone(), hooks, act_tx.clone());
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut engine_alive = true;
+    let mut events_alive = true;
+
+    loop {
+        let action = tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => Action::Key(k),
+                Some(Ok(_)) => Action::Tick(SystemTime::now()),
+                Some(Err(e)) => return Err(UiError::Terminal(e)),
+                None => break,
+            },
+            changed = state_rx.changed(), if engine_alive => match changed {
+                Ok(()) => Action::Snapshot(state_rx.borrow_and_update().clone()),
+                Err(_) => {
+                    engine_alive = false;
+                    Action::Event(crate::engine::api::Event::Notice(Notice {
+                        level: NoticeLevel::Error,
+                        message: "the engine stopped; the screen no longer updates (see the log file)".into(),
+                        at: SystemTime::now(),
+                    }))
+                }
+            },
+            ev = events_rx.recv(), if events_alive => match ev {
+                Ok(e) => Action::Event(e),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "UI lagged behind engine events");
+                    Action::Tick(SystemTime::now())
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    events_alive = false;
+                    Action::Tick(SystemTime::now())
+                }
+            },
+            Some(a) = act_rx.recv() => a,
+            _ = tick.tick() => Action::Tick(SystemTime::now()),
+        };
+        for effect in update(&mut state, action) {
+            // The dispatcher only stops when the UI does.
+            let _ = dispatch.send(effect);
+        }
+        if state.quit {
+            break;
+        }
+        terminal.draw(|f| render(&state, f))?;
+    }
+    Ok(())
+}
+
+/// Executes effects in order: each command is queued on the engine before the next effect is
+/// looked at (so "turn auto-sync off, then preview the rollback" arrive in that order), while
+/// waiting for outcomes happens in separate tasks so a long sync never blocks the UI.
+fn spawn_dispatcher(
+    handle: EngineHandle,
+    hooks: Hooks,
+    actions: mpsc::UnboundedSender<Action>,
+) -> mpsc::UnboundedSender<Effect> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Effect>();
+    tokio::spawn(async move {
+        while let Some(effect) = rx.recv().await {
+            match effect {
+                Effect::Send(command) => {
+                    if let Err(e) = handle.send(command).await {
+                        let _ = actions.send(Action::Outcome {
+                            tag: 0,
+                            outcome: CommandOutcome::Failed(e),
+                        });
+                    }
+                }
+                Effect::Call { tag, command } => {
+                    let (reply, rx) = tokio::sync::oneshot::channel();
+                    let queued = handle
+                        .commands
+                        .send(Request {
+                            command,
+                            reply: Some(reply),
+                        })
+                        .await;
+                    let actions = actions.clone();
+                    tokio::spawn(async move {
+                        let outcome = match queued {
+                            Err(_) => CommandOutcome::Failed("the engine has stopped".into()),
+                            Ok(()) => rx.await.unwrap_or_else(|_| {
+                                CommandOutcome::Failed("the engine stopped before answering".into())
+                            }),
+                        };
+                        let _ = actions.send(Action::Outcome { tag, outcome });
+                    });
+                }
+                Effect::PromotePreview { tag, request } => {
+                    let actions = actions.clone();
+                    let preview = hooks.promote_preview.clone();
+                    tokio::spawn(async move {
+                        let result = match preview {
+                            Some(p) => p(request).await,
+                            None => Err("promotion preview is not available here: use `sextant promote` (it prints the change)".into()),
+                        };
+                        let _ = actions.send(Action::PromotePreview { tag, result });
+                    });
+                }
+                Effect::Extra(i) => {
+                    if let Some(f) = hooks.extras.get(i).cloned() {
+                        let actions = actions.clone();
+                        tokio::spawn(async move {
+                            let (level, text) = match f().await {
+                                Ok(t) => (NoticeLevel::Info, t),
+                                Err(e) => (NoticeLevel::Error, e),
+                            };
+                            let _ = actions.send(Action::Event(crate::engine::api::Event::Notice(
+                                Notice {
+                                    level,
+                                    message: text,
+                                    at: SystemTime::now(),
+                                },
+                            )));
+                        });
+                    }
+                }
+            }
+        }
+    });
+    tx
+}

@@ -1,0 +1,2171 @@
+//! The UI's pure state machine: `update(&mut State, Action) -> Vec<Effect>`. Nothing here does
+//! I/O; the event loop in `ui::run` turns effects into engine commands and feeds results back as
+//! actions, which is what makes every screen testable from hand-built snapshots.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::time::{Duration, SystemTime};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+
+use crate::engine::api::{
+    AppState, Command, CommandOutcome, Event, HistoryEntry, NoticeLevel, OperationKind,
+    OperationPhase, OperationResult, PromoteRequest, ResourceResult, Snapshot, SyncOptions,
+};
+
+use super::keymap::{Key, KeyAction, Keymap};
+use super::theme::Theme;
+
+/// How many log lines the log pane keeps.
+const LOG_LIMIT: usize = 1000;
+
+/// An extra key offered by the embedding program (the demo's "manual change").
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtraKey {
+    pub key: Key,
+    pub description: String,
+}
+
+/// Settings fixed for a UI session.
+#[derive(Debug, Clone)]
+pub struct UiOptions {
+    pub readonly: bool,
+    /// Environments (env label or App name) that need the name typed to confirm.
+    pub protected_envs: Vec<String>,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub extras: Vec<ExtraKey>,
+    /// Shown in the header, e.g. `sextant` or `sextant demo`.
+    pub title: String,
+    /// Whether the embedder can preview promotions (value keys and file diff).
+    pub promote_preview: bool,
+}
+
+impl Default for UiOptions {
+    fn default() -> Self {
+        Self {
+            readonly: false,
+            protected_envs: vec!["prod".into()],
+            theme: Theme::dark(super::theme::UNICODE),
+            keymap: Keymap::default(),
+            extras: Vec::new(),
+            title: "sextant".into(),
+            promote_preview: true,
+        }
+    }
+}
+
+/// One changed values key of a promotion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueChange {
+    /// Dotted path, e.g. `image.tag`.
+    pub key: String,
+    /// YAML of the value in the source env's file (`None`: absent).
+    pub source: Option<String>,
+    /// YAML of the value in the target env's file (`None`: absent).
+    pub target: Option<String>,
+}
+
+/// What a promotion would change, computed by the embedder (from the repository) for the UI.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PromotePreview {
+    /// Repository path of the target values file.
+    pub file: String,
+    /// Every key that differs between the two envs.
+    pub changes: Vec<ValueChange>,
+    /// Unified diff of the target file for the requested keys.
+    pub diff: String,
+}
+
+/// Inputs to the state machine.
+#[derive(Debug)]
+pub enum Action {
+    Key(KeyEvent),
+    Snapshot(Snapshot),
+    Event(Event),
+    Tick(SystemTime),
+    Outcome {
+        tag: u64,
+        outcome: CommandOutcome,
+    },
+    PromotePreview {
+        tag: u64,
+        result: Result<PromotePreview, String>,
+    },
+}
+
+/// Work for the event loop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Send without waiting.
+    Send(Command),
+    /// Send and report the outcome back as `Action::Outcome { tag }`.
+    Call { tag: u64, command: Command },
+    /// Ask the embedder for a promotion preview, reported as `Action::PromotePreview { tag }`.
+    PromotePreview { tag: u64, request: PromoteRequest },
+    /// Run the embedder's extra key handler.
+    Extra(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Apps,
+    Detail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Resources,
+    Diff,
+    History,
+    Pods,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 4] = [Pane::Resources, Pane::Diff, Pane::History, Pane::Pods];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Resources => "Resources",
+            Pane::Diff => "Diff",
+            Pane::History => "History",
+            Pane::Pods => "Pods",
+        }
+    }
+
+    fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+}
+
+/// A one-line text input at the bottom (filter, palette, diff search).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Filter(String),
+    Palette(String),
+    Search(String),
+}
+
+/// A log pane line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    pub at: SystemTime,
+    pub level: NoticeLevel,
+    pub text: String,
+}
+
+/// The status line message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub level: NoticeLevel,
+    pub text: String,
+    pub at: SystemTime,
+}
+
+/// Live view of one App's operation, built from engine events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpView {
+    pub kind: OperationKind,
+    pub revision: String,
+    pub phase: String,
+    pub wave: i64,
+    pub done: usize,
+    pub total: usize,
+    pub message: String,
+    pub results: Vec<ResourceResult>,
+    pub retrying: Option<String>,
+    pub finished: Option<OperationResult>,
+}
+
+/// The Detail screen's cursors.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Detail {
+    pub app: String,
+    pub pane: Option<Pane>,
+    pub res_sel: usize,
+    pub diff_sel: usize,
+    pub diff_scroll: usize,
+    pub search: String,
+    /// Current match: (resource index in the diff list, line index in its display lines).
+    pub match_at: Option<(usize, usize)>,
+    pub hist_sel: usize,
+    pub pod_sel: usize,
+}
+
+impl Detail {
+    pub fn pane(&self) -> Pane {
+        self.pane.unwrap_or(Pane::Resources)
+    }
+}
+
+/// Focusable rows of a dialog, in Tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Option(usize),
+    Input,
+    Editor,
+    Cancel,
+    Confirm,
+}
+
+/// Confirmation buttons plus the typed-name requirement of protected environments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Guard {
+    /// The env name to type, when protected.
+    pub expect: Option<String>,
+    pub typed: String,
+    pub confirm_label: String,
+    /// Why the last confirm was refused.
+    pub error: Option<String>,
+}
+
+impl Guard {
+    fn new(opts: &UiOptions, app: &AppState, confirm_label: &str) -> Self {
+        Self::for_env(opts, &app.app.env, &app.app.name, confirm_label)
+    }
+
+    fn for_env(opts: &UiOptions, env: &str, name: &str, confirm_label: &str) -> Self {
+        let protected = opts.protected_envs.iter().any(|p| p == env || p == name);
+        Self {
+            expect: protected.then(|| env.to_string()),
+            typed: String::new(),
+            confirm_label: confirm_label.into(),
+            error: None,
+        }
+    }
+
+    /// Whether confirming is allowed now; sets `error` when not.
+    fn check(&mut self) -> bool {
+        match &self.expect {
+            Some(env) if self.typed.trim() != env => {
+                self.error = Some(format!(
+                    "{env} is a protected environment: type {env:?} to confirm"
+                ));
+                false
+            }
+            _ => true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncDialog {
+    pub app: String,
+    /// prune, dry-run, force, apply-out-of-sync-only.
+    pub flags: [bool; 4],
+    pub focus: Focus,
+    pub guard: Guard,
+}
+
+pub const SYNC_FLAGS: [(&str, &str); 4] = [
+    ("prune", "delete resources no longer in Git"),
+    ("dry-run", "server dry-run only, change nothing"),
+    ("force", "take over conflicting fields"),
+    ("apply out-of-sync only", "skip resources already synced"),
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgressDialog {
+    pub app: String,
+    pub kind: OperationKind,
+    pub tag: u64,
+    pub dry_run: bool,
+    /// The command's outcome once it returned.
+    pub outcome: Option<CommandOutcome>,
+    pub scroll: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RollbackStep {
+    Pick {
+        sel: usize,
+    },
+    /// Auto-sync is on: explain and offer to turn it off.
+    AutoSyncOn {
+        entry: u64,
+        focus: Focus,
+    },
+    Review {
+        entry: u64,
+        tag: u64,
+        preview: Option<CommandOutcome>,
+        focus: Focus,
+        guard: Guard,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollbackDialog {
+    pub app: String,
+    pub step: RollbackStep,
+}
+
+#[derive(Debug)]
+pub enum PromoteStep {
+    Envs {
+        envs: Vec<String>,
+        source: usize,
+        target: usize,
+        /// 0: source column, 1: target column.
+        column: usize,
+    },
+    Keys {
+        tag: u64,
+        preview: Option<Result<PromotePreview, String>>,
+        picked: Vec<bool>,
+        sel: usize,
+    },
+    Review {
+        tag: u64,
+        keys: Vec<String>,
+        preview: Option<Result<PromotePreview, String>>,
+        scroll: usize,
+    },
+    Message {
+        keys: Vec<String>,
+        editor: Box<TextArea<'static>>,
+        focus: Focus,
+        guard: Guard,
+    },
+    Committing {
+        tag: u64,
+        keys: Vec<String>,
+        outcome: Option<CommandOutcome>,
+    },
+}
+
+#[derive(Debug)]
+pub struct PromoteDialog {
+    pub source: String,
+    pub target: String,
+    pub step: PromoteStep,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfirmDialog {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub focus: Focus,
+    pub guard: Guard,
+    pub effects: Vec<Effect>,
+    pub done_message: String,
+}
+
+#[derive(Debug)]
+pub enum Dialog {
+    Sync(SyncDialog),
+    Progress(ProgressDialog),
+    Rollback(RollbackDialog),
+    Promote(Box<PromoteDialog>),
+    Confirm(ConfirmDialog),
+}
+
+/// One row of the Apps table: a group header (when Apps come from several sources) or an App.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppRow {
+    Group(usize),
+    App(usize),
+}
+
+/// Everything the UI shows.
+#[derive(Debug)]
+pub struct State {
+    pub opts: UiOptions,
+    pub snapshot: Snapshot,
+    pub now: SystemTime,
+    pub screen: Screen,
+    /// The selected App on the Apps screen, by name so it survives re-sorting.
+    pub selected: Option<String>,
+    pub filter: String,
+    pub input: Option<Input>,
+    pub detail: Detail,
+    pub dialog: Option<Dialog>,
+    pub help: bool,
+    pub show_log: bool,
+    pub log: VecDeque<LogLine>,
+    pub status: Option<Status>,
+    pub ops: BTreeMap<String, OpView>,
+    pub quit: bool,
+    pub tick: u64,
+    next_tag: u64,
+    seen_notices: HashSet<(SystemTime, String)>,
+}
+
+impl State {
+    pub fn new(opts: UiOptions, snapshot: Snapshot, now: SystemTime) -> Self {
+        let mut s = Self {
+            opts,
+            snapshot: Snapshot::default(),
+            now,
+            screen: Screen::Apps,
+            selected: None,
+            filter: String::new(),
+            input: None,
+            detail: Detail::default(),
+            dialog: None,
+            help: false,
+            show_log: false,
+            log: VecDeque::new(),
+            status: None,
+            ops: BTreeMap::new(),
+            quit: false,
+            tick: 0,
+            next_tag: 1,
+            seen_notices: HashSet::new(),
+        };
+        s.set_snapshot(snapshot);
+        s
+    }
+
+    fn tag(&mut self) -> u64 {
+        self.next_tag += 1;
+        self.next_tag
+    }
+
+    pub fn app(&self, name: &str) -> Option<&AppState> {
+        self.snapshot.app(name)
+    }
+
+    /// The App the current screen is about (detail) or the selected row (apps).
+    pub fn current_app(&self) -> Option<&AppState> {
+        match self.screen {
+            Screen::Detail => self.app(&self.detail.app),
+            Screen::Apps => self.selected.as_deref().and_then(|n| self.app(n)),
+        }
+    }
+
+    /// Apps matching the filter, grouped by origin when there are several origins.
+    pub fn app_rows(&self) -> (Vec<AppRow>, Vec<String>) {
+        let f = self.filter.to_lowercase();
+        let mut by_group: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, a) in self.snapshot.apps.iter().enumerate() {
+            if f.is_empty() || app_matches(a, &f) {
+                by_group.entry(a.app.origin.as_str()).or_default().push(i);
+            }
+        }
+        let distinct_origins: HashSet<&str> = self
+            .snapshot
+            .apps
+            .iter()
+            .map(|a| a.app.origin.as_str())
+            .collect();
+        let grouped = distinct_origins.len() > 1;
+        let mut rows = Vec::new();
+        let mut groups = Vec::new();
+        for (origin, mut idx) in by_group {
+            idx.sort_by(|a, b| app_order(&self.snapshot.apps[*a], &self.snapshot.apps[*b]));
+            if grouped {
+                rows.push(AppRow::Group(groups.len()));
+                groups.push(if origin.is_empty() {
+                    "(config)".to_string()
+                } else {
+                    origin.to_string()
+                });
+            }
+            rows.extend(idx.into_iter().map(AppRow::App));
+        }
+        (rows, groups)
+    }
+
+    /// App indices in display order.
+    pub fn visible_apps(&self) -> Vec<usize> {
+        self.app_rows()
+            .0
+            .into_iter()
+            .filter_map(|r| match r {
+                AppRow::App(i) => Some(i),
+                AppRow::Group(_) => None,
+            })
+            .collect()
+    }
+
+    fn selected_pos(&self, visible: &[usize]) -> usize {
+        self.selected
+            .as_deref()
+            .and_then(|n| {
+                visible
+                    .iter()
+                    .position(|i| self.snapshot.apps[*i].app.name == n)
+            })
+            .unwrap_or(0)
+    }
+
+    fn set_snapshot(&mut self, snapshot: Snapshot) {
+        for n in &snapshot.notices {
+            let key = (n.at, n.message.clone());
+            if self.seen_notices.insert(key) {
+                self.push_log(n.level, n.message.clone(), n.at);
+                if n.level != NoticeLevel::Info {
+                    self.status = Some(Status {
+                        level: n.level,
+                        text: n.message.clone(),
+                        at: n.at,
+                    });
+                }
+            }
+        }
+        if let Some(e) = &snapshot.repo.error
+            && self.snapshot.repo.error.as_ref() != Some(e)
+        {
+            self.set_status(NoticeLevel::Error, format!("repository: {e}"));
+        }
+        self.snapshot = snapshot;
+        let visible = self.visible_apps();
+        let keep = self
+            .selected
+            .as_deref()
+            .is_some_and(|n| visible.iter().any(|i| self.snapshot.apps[*i].app.name == n));
+        if !keep {
+            self.selected = visible
+                .first()
+                .map(|i| self.snapshot.apps[*i].app.name.clone());
+        }
+    }
+
+    fn push_log(&mut self, level: NoticeLevel, text: String, at: SystemTime) {
+        if self.log.len() >= LOG_LIMIT {
+            self.log.pop_front();
+        }
+        self.log.push_back(LogLine { at, level, text });
+    }
+
+    pub fn set_status(&mut self, level: NoticeLevel, text: impl Into<String>) {
+        let text = text.into();
+        self.push_log(level, text.clone(), self.now);
+        self.status = Some(Status {
+            level,
+            text,
+            at: self.now,
+        });
+    }
+
+    pub fn is_protected(&self, app: &AppState) -> bool {
+        self.opts
+            .protected_envs
+            .iter()
+            .any(|p| *p == app.app.env || *p == app.app.name)
+    }
+
+    /// Display lines of an App's diffs (folded), cached per call; used by view and search.
+    pub fn diff_lines(&self, app: &AppState, idx: usize) -> Vec<DiffLine> {
+        app.diffs
+            .get(idx)
+            .map(|d| fold_diff(&d.unified))
+            .unwrap_or_default()
+    }
+}
+
+/// Sort Apps by env rank (dev before staging before prod), then name.
+fn app_order(a: &AppState, b: &AppState) -> std::cmp::Ordering {
+    a.app.name.cmp(&b.app.name)
+}
+
+fn app_matches(a: &AppState, f: &str) -> bool {
+    [
+        a.app.name.as_str(),
+        a.app.env.as_str(),
+        a.app.destination.namespace.as_str(),
+        a.cluster.as_str(),
+        a.sync.as_str(),
+        a.health.as_str(),
+    ]
+    .iter()
+    .any(|s| s.to_lowercase().contains(f))
+}
+
+/// Conventional environment order for promotion pickers.
+pub fn env_rank(env: &str) -> usize {
+    const ORDER: [&str; 9] = [
+        "dev", "develop", "test", "qa", "uat", "staging", "stage", "preprod", "prod",
+    ];
+    ORDER
+        .iter()
+        .position(|e| env.eq_ignore_ascii_case(e) || env.to_lowercase().starts_with(e))
+        .unwrap_or(ORDER.len())
+}
+
+/// A line of a folded diff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiffLine {
+    Header(String),
+    Hunk(String),
+    Add(String),
+    Del(String),
+    Context(String),
+    /// `n` unchanged lines folded away.
+    Fold(usize),
+}
+
+impl DiffLine {
+    pub fn text(&self) -> &str {
+        match self {
+            DiffLine::Header(s)
+            | DiffLine::Hunk(s)
+            | DiffLine::Add(s)
+            | DiffLine::Del(s)
+            | DiffLine::Context(s) => s,
+            DiffLine::Fold(_) => "",
+        }
+    }
+}
+
+/// Context kept around each change when folding.
+const FOLD_CONTEXT: usize = 3;
+
+/// Classify a unified diff and fold unchanged runs longer than twice the context, so a
+/// one-line change in a 300-line Deployment reads as one screen.
+pub fn fold_diff(unified: &str) -> Vec<DiffLine> {
+    let mut raw: Vec<DiffLine> = Vec::new();
+    for line in unified.lines() {
+        let l = if line.starts_with("+++") || line.starts_with("---") {
+            DiffLine::Header(line.to_string())
+        } else if line.starts_with("@@") {
+            DiffLine::Hunk(line.to_string())
+        } else if let Some(r) = line.strip_prefix('+') {
+            DiffLine::Add(r.to_string())
+        } else if let Some(r) = line.strip_prefix('-') {
+            DiffLine::Del(r.to_string())
+        } else {
+            DiffLine::Context(line.strip_prefix(' ').unwrap_or(line).to_string())
+        };
+        raw.push(l);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if !matches!(raw[i], DiffLine::Context(_)) {
+            out.push(raw[i].clone());
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < raw.len() && matches!(raw[i], DiffLine::Context(_)) {
+            i += 1;
+        }
+        let run = i - start;
+        let leading =
+            start == 0 || matches!(raw[start - 1], DiffLine::Header(_) | DiffLine::Hunk(_));
+        let trailing = i == raw.len();
+        let keep_head = if leading { 0 } else { FOLD_CONTEXT };
+        let keep_tail = if trailing { 0 } else { FOLD_CONTEXT };
+        if run > keep_head + keep_tail + 1 {
+            out.extend(raw[start..start + keep_head].iter().cloned());
+            out.push(DiffLine::Fold(run - keep_head - keep_tail));
+            out.extend(raw[i - keep_tail..i].iter().cloned());
+        } else {
+            out.extend(raw[start..i].iter().cloned());
+        }
+    }
+    out
+}
+
+/// The Apps of the promotion picker: distinct envs in conventional order.
+fn promotion_envs(snapshot: &Snapshot) -> Vec<String> {
+    let mut envs: Vec<String> = snapshot.apps.iter().map(|a| a.app.env.clone()).collect();
+    envs.sort_by(|a, b| env_rank(a).cmp(&env_rank(b)).then(a.cmp(b)));
+    envs.dedup();
+    envs
+}
+
+fn ctrl_c(k: &KeyEvent) -> bool {
+    k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c')
+}
+
+/// Apply one action; return the effects for the event loop.
+pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Snapshot(s) => {
+            state.set_snapshot(s);
+            Vec::new()
+        }
+        Action::Tick(now) => {
+            state.now = now;
+            state.tick = state.tick.wrapping_add(1);
+            Vec::new()
+        }
+        Action::Event(e) => {
+            on_event(state, e);
+            Vec::new()
+        }
+        Action::Outcome { tag, outcome } => {
+            on_outcome(state, tag, outcome);
+            Vec::new()
+        }
+        Action::PromotePreview { tag, result } => {
+            if let Some(Dialog::Promote(p)) = &mut state.dialog {
+                match &mut p.step {
+                    PromoteStep::Keys {
+                        tag: t,
+                        preview,
+                        picked,
+                        ..
+                    } if *t == tag => {
+                        if let Ok(pv) = &result {
+                            *picked = vec![true; pv.changes.len()];
+                        }
+                        *preview = Some(result);
+                    }
+                    PromoteStep::Review {
+                        tag: t, preview, ..
+                    } if *t == tag => *preview = Some(result),
+                    _ => {}
+                }
+            }
+            Vec::new()
+        }
+        Action::Key(k) => on_key(state, k),
+    }
+}
+
+fn on_event(state: &mut State, e: Event) {
+    let now = state.now;
+    match e {
+        Event::OperationStarted {
+            app,
+            kind,
+            revision,
+            total,
+        } => {
+            let short: String = revision.chars().take(7).collect();
+            state.push_log(
+                NoticeLevel::Info,
+                format!(
+                    "{app}: {} started at {short} ({total} resources)",
+                    kind_label(kind)
+                ),
+                now,
+            );
+            state.ops.insert(
+                app,
+                OpView {
+                    kind,
+                    revision,
+                    phase: "Starting".into(),
+                    wave: 0,
+                    done: 0,
+                    total,
+                    message: String::new(),
+                    results: Vec::new(),
+                    retrying: None,
+                    finished: None,
+                },
+            );
+        }
+        Event::Progress {
+            app,
+            phase,
+            wave,
+            done,
+            total,
+            resource,
+            message,
+        } => {
+            if let Some(op) = state.ops.get_mut(&app) {
+                op.phase = phase;
+                op.wave = wave;
+                op.done = done;
+                op.total = total;
+                op.message = message;
+                op.retrying = None;
+                if let Some(r) = resource {
+                    if r.code.is_failure() {
+                        state.log.push_back(LogLine {
+                            at: now,
+                            level: NoticeLevel::Error,
+                            text: format!("{app}: {} {:?}: {}", r.key, r.code, r.message),
+                        });
+                    }
+                    if let Some(op) = state.ops.get_mut(&app) {
+                        op.results.push(r);
+                    }
+                }
+            }
+        }
+        Event::Retrying {
+            app,
+            attempt,
+            delay,
+            error,
+        } => {
+            let text = format!(
+                "{app}: attempt {} failed, retrying in {}: {error}",
+                attempt + 1,
+                human_duration(delay)
+            );
+            if let Some(op) = state.ops.get_mut(&app) {
+                op.retrying = Some(text.clone());
+            }
+            state.set_status(NoticeLevel::Warn, text);
+        }
+        Event::OperationFinished(result) => {
+            let level = match result.phase {
+                OperationPhase::Succeeded => NoticeLevel::Info,
+                OperationPhase::Failed => NoticeLevel::Error,
+                OperationPhase::Refused => NoticeLevel::Warn,
+            };
+            let text = format!(
+                "{}: {}{} {:?}{}",
+                result.app,
+                kind_label(result.kind),
+                if result.dry_run { " (dry run)" } else { "" },
+                result.phase,
+                if result.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", result.message)
+                }
+            );
+            state.set_status(level, text);
+            let op = state
+                .ops
+                .entry(result.app.clone())
+                .or_insert_with(|| OpView {
+                    kind: result.kind,
+                    revision: result.revision.clone(),
+                    phase: String::new(),
+                    wave: 0,
+                    done: result.resources.len(),
+                    total: result.resources.len(),
+                    message: String::new(),
+                    results: Vec::new(),
+                    retrying: None,
+                    finished: None,
+                });
+            op.finished = Some(result);
+        }
+        Event::Notice(n) => {
+            if state.seen_notices.insert((n.at, n.message.clone())) {
+                state.push_log(n.level, n.message.clone(), n.at);
+                if n.level != NoticeLevel::Info {
+                    state.status = Some(Status {
+                        level: n.level,
+                        text: n.message,
+                        at: n.at,
+                    });
+                }
+            }
+        }
+    }
+}
+
+pub fn kind_label(k: OperationKind) -> &'static str {
+    match k {
+        OperationKind::Sync => "sync",
+        OperationKind::Rollback => "rollback",
+        OperationKind::AutoSync => "auto-sync",
+        OperationKind::SelfHeal => "self-heal",
+    }
+}
+
+fn outcome_text(o: &CommandOutcome) -> (NoticeLevel, String) {
+    match o {
+        CommandOutcome::Done => (NoticeLevel::Info, "done".into()),
+        CommandOutcome::Operation(r) => (
+            match r.phase {
+                OperationPhase::Succeeded => NoticeLevel::Info,
+                OperationPhase::Failed => NoticeLevel::Error,
+                OperationPhase::Refused => NoticeLevel::Warn,
+            },
+            format!(
+                "{:?}{}",
+                r.phase,
+                if r.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", r.message)
+                }
+            ),
+        ),
+        CommandOutcome::Refused(m) => (NoticeLevel::Warn, format!("refused: {m}")),
+        CommandOutcome::Failed(m) => (NoticeLevel::Error, format!("failed: {m}")),
+    }
+}
+
+fn on_outcome(state: &mut State, tag: u64, outcome: CommandOutcome) {
+    match &mut state.dialog {
+        Some(Dialog::Progress(p)) if p.tag == tag => {
+            let (level, text) = outcome_text(&outcome);
+            let msg = format!("{}: {} {}", p.app, kind_label(p.kind), text);
+            p.outcome = Some(outcome);
+            state.set_status(level, msg);
+            return;
+        }
+        Some(Dialog::Rollback(RollbackDialog {
+            step: RollbackStep::Review {
+                tag: t, preview, ..
+            },
+            ..
+        })) if *t == tag => {
+            *preview = Some(outcome);
+            return;
+        }
+        Some(Dialog::Promote(p)) => {
+            if let PromoteStep::Committing {
+                tag: t, outcome: o, ..
+            } = &mut p.step
+                && *t == tag
+            {
+                let (level, text) = outcome_text(&outcome);
+                let msg = format!("promote {} → {}: {}", p.source, p.target, text);
+                *o = Some(outcome);
+                state.set_status(level, msg);
+                return;
+            }
+        }
+        _ => {}
+    }
+    // A dialog closed before its answer: report it in the status line.
+    let (level, text) = outcome_text(&outcome);
+    state.set_status(level, text);
+}
+
+fn on_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
+    if ctrl_c(&k) {
+        state.quit = true;
+        return Vec::new();
+    }
+    if state.help {
+        let a = state.opts.keymap.action(&k);
+        if matches!(a, Some(KeyAction::Back | KeyAction::Help | KeyAction::Quit)) {
+            state.help = false;
+        }
+        return Vec::new();
+    }
+    if state.input.is_some() {
+        return on_input_key(state, k);
+    }
+    if state.dialog.is_some() {
+        return on_dialog_key(state, k);
+    }
+    let Some(action) = state.opts.keymap.action(&k) else {
+        return Vec::new();
+    };
+    if action.is_mutating() && state.opts.readonly {
+        state.set_status(
+            NoticeLevel::Warn,
+            format!(
+                "read-only: {} is disabled (sextant was started with --readonly)",
+                action.config_name()
+            ),
+        );
+        return Vec::new();
+    }
+    match action {
+        KeyAction::Quit => {
+            state.quit = true;
+            Vec::new()
+        }
+        KeyAction::Help => {
+            state.help = true;
+            Vec::new()
+        }
+        KeyAction::Logs => {
+            state.show_log = !state.show_log;
+            Vec::new()
+        }
+        KeyAction::Palette => {
+            state.input = Some(Input::Palette(String::new()));
+            Vec::new()
+        }
+        KeyAction::Filter => {
+            state.input = Some(if state.screen == Screen::Detail {
+                Input::Search(state.detail.search.clone())
+            } else {
+                Input::Filter(state.filter.clone())
+            });
+            if state.screen == Screen::Detail {
+                state.detail.pane = Some(Pane::Diff);
+            }
+            Vec::new()
+        }
+        KeyAction::Refresh => refresh(state),
+        KeyAction::Extra(i) => {
+            let d = state
+                .opts
+                .extras
+                .get(i)
+                .map(|e| e.description.clone())
+                .unwrap_or_default();
+            state.set_status(NoticeLevel::Info, d);
+            vec![Effect::Extra(i)]
+        }
+        KeyAction::Sync => with_current(state, open_sync),
+        KeyAction::Rollback => with_current(state, |s, app| open_rollback(s, app, None)),
+        KeyAction::Promote => {
+            let env = state.current_app().map(|a| a.app.env.clone());
+            open_promote(state, env.as_deref(), None);
+            Vec::new()
+        }
+        KeyAction::AutoSync => with_current(state, open_autosync),
+        KeyAction::Diff => {
+            if let Some(name) = state.current_app().map(|a| a.app.name.clone()) {
+                open_detail(state, &name, Pane::Diff);
+            }
+            Vec::new()
+        }
+        _ => match state.screen {
+            Screen::Apps => apps_key(state, action),
+            Screen::Detail => detail_key(state, action),
+        },
+    }
+}
+
+fn with_current(
+    state: &mut State,
+    f: impl FnOnce(&mut State, String) -> Vec<Effect>,
+) -> Vec<Effect> {
+    match state.current_app().map(|a| a.app.name.clone()) {
+        Some(name) => f(state, name),
+        None => {
+            state.set_status(NoticeLevel::Warn, "no App selected");
+            Vec::new()
+        }
+    }
+}
+
+fn refresh(state: &mut State) -> Vec<Effect> {
+    let app = match state.screen {
+        Screen::Detail => Some(state.detail.app.clone()),
+        Screen::Apps => None,
+    };
+    state.set_status(
+        NoticeLevel::Info,
+        format!(
+            "hard refresh of {}: fetching and re-rendering",
+            app.as_deref().unwrap_or("all Apps")
+        ),
+    );
+    vec![Effect::Send(Command::Refresh { app, hard: true })]
+}
+
+fn open_detail(state: &mut State, name: &str, pane: Pane) {
+    if state.detail.app != name {
+        state.detail = Detail {
+            app: name.to_string(),
+            ..Detail::default()
+        };
+    }
+    state.detail.pane = Some(pane);
+    state.screen = Screen::Detail;
+    state.selected = Some(name.to_string());
+}
+
+fn move_sel(sel: &mut usize, len: usize, action: KeyAction, page: usize) {
+    if len == 0 {
+        *sel = 0;
+        return;
+    }
+    *sel = match action {
+        KeyAction::Up => sel.saturating_sub(1),
+        KeyAction::Down => (*sel + 1).min(len - 1),
+        KeyAction::PageUp => sel.saturating_sub(page),
+        KeyAction::PageDown => (*sel + page).min(len - 1),
+        KeyAction::Top => 0,
+        KeyAction::Bottom => len - 1,
+        _ => (*sel).min(len - 1),
+    };
+}
+
+fn apps_key(state: &mut State, action: KeyAction) -> Vec<Effect> {
+    let visible = state.visible_apps();
+    match action {
+        KeyAction::Up
+        | KeyAction::Down
+        | KeyAction::PageUp
+        | KeyAction::PageDown
+        | KeyAction::Top
+        | KeyAction::Bottom => {
+            let mut pos = state.selected_pos(&visible);
+            move_sel(&mut pos, visible.len(), action, 10);
+            state.selected = visible
+                .get(pos)
+                .map(|i| state.snapshot.apps[*i].app.name.clone());
+        }
+        KeyAction::Enter => {
+            if let Some(name) = state.selected.clone()
+                && state.app(&name).is_some()
+            {
+                open_detail(state, &name, Pane::Resources);
+            }
+        }
+        KeyAction::Back => {
+            if !state.filter.is_empty() {
+                state.filter.clear();
+            }
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn detail_key(state: &mut State, action: KeyAction) -> Vec<Effect> {
+    let Some(app) = state.app(&state.detail.app).cloned() else {
+        state.screen = Screen::Apps;
+        return Vec::new();
+    };
+    let pane = state.detail.pane();
+    match action {
+        KeyAction::Back => {
+            state.screen = Screen::Apps;
+            return Vec::new();
+        }
+        KeyAction::NextPane => {
+            state.detail.pane = Some(Pane::ALL[(pane.index() + 1) % Pane::ALL.len()]);
+            return Vec::new();
+        }
+        KeyAction::PrevPane => {
+            state.detail.pane =
+                Some(Pane::ALL[(pane.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]);
+            return Vec::new();
+        }
+        _ => {}
+    }
+    match pane {
+        Pane::Resources => {
+            let len = super::view::resource_tree(&app).len();
+            move_sel(&mut state.detail.res_sel, len, action, 10);
+        }
+        Pane::Diff => match action {
+            KeyAction::NextMatch | KeyAction::PrevMatch => {
+                jump_match(state, &app, action == KeyAction::NextMatch);
+            }
+            KeyAction::PageDown => state.detail.diff_scroll += 10,
+            KeyAction::PageUp => {
+                state.detail.diff_scroll = state.detail.diff_scroll.saturating_sub(10)
+            }
+            _ => {
+                let before = state.detail.diff_sel;
+                move_sel(&mut state.detail.diff_sel, app.diffs.len(), action, 10);
+                if before != state.detail.diff_sel {
+                    state.detail.diff_scroll = 0;
+                }
+            }
+        },
+        Pane::History => {
+            if action == KeyAction::Enter {
+                let entry = sorted_history(&app)
+                    .get(state.detail.hist_sel)
+                    .map(|h| h.id);
+                if let Some(id) = entry {
+                    if state.opts.readonly {
+                        state.set_status(
+                            NoticeLevel::Warn,
+                            "read-only: rollback is disabled (sextant was started with --readonly)",
+                        );
+                        return Vec::new();
+                    }
+                    return open_rollback(state, app.app.name.clone(), Some(id));
+                }
+            }
+            move_sel(&mut state.detail.hist_sel, app.history.len(), action, 10);
+        }
+        Pane::Pods => {
+            let len = super::view::pods(&app).len();
+            move_sel(&mut state.detail.pod_sel, len, action, 10);
+        }
+    }
+    Vec::new()
+}
+
+/// History newest first.
+pub fn sorted_history(app: &AppState) -> Vec<&HistoryEntry> {
+    let mut h: Vec<&HistoryEntry> = app.history.iter().collect();
+    h.sort_by(|a, b| b.id.cmp(&a.id));
+    h
+}
+
+fn jump_match(state: &mut State, app: &AppState, forward: bool) {
+    let needle = state.detail.search.to_lowercase();
+    if needle.is_empty() {
+        state.set_status(NoticeLevel::Info, "no search: press / to search the diff");
+        return;
+    }
+    let mut matches = Vec::new();
+    for i in 0..app.diffs.len() {
+        for (j, l) in state.diff_lines(app, i).iter().enumerate() {
+            if l.text().to_lowercase().contains(&needle) {
+                matches.push((i, j));
+            }
+        }
+    }
+    if matches.is_empty() {
+        state.detail.match_at = None;
+        state.set_status(
+            NoticeLevel::Warn,
+            format!("no match for {:?}", state.detail.search),
+        );
+        return;
+    }
+    let cur = state
+        .detail
+        .match_at
+        .unwrap_or((state.detail.diff_sel, state.detail.diff_scroll));
+    let next = if forward {
+        matches
+            .iter()
+            .find(|m| **m > cur || state.detail.match_at.is_none() && **m >= cur)
+            .or(matches.first())
+    } else {
+        matches.iter().rev().find(|m| **m < cur).or(matches.last())
+    };
+    if let Some(&(i, j)) = next {
+        let n = matches.iter().position(|m| *m == (i, j)).unwrap_or(0) + 1;
+        state.detail.match_at = Some((i, j));
+        state.detail.diff_sel = i;
+        state.detail.diff_scroll = j.saturating_sub(3);
+        state.set_status(
+            NoticeLevel::Info,
+            format!("match {n}/{} for {:?}", matches.len(), state.detail.search),
+        );
+    }
+}
+
+fn on_input_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
+    let Some(input) = state.input.as_mut() else {
+        return Vec::new();
+    };
+    let text = match input {
+        Input::Filter(t) | Input::Palette(t) | Input::Search(t) => t,
+    };
+    match k.code {
+        KeyCode::Esc => {
+            if matches!(input, Input::Filter(_)) {
+                state.filter.clear();
+            }
+            state.input = None;
+        }
+        KeyCode::Backspace => {
+            text.pop();
+            if let Input::Filter(t) = input {
+                state.filter = t.clone();
+            }
+        }
+        KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
+            text.push(c);
+            if let Input::Filter(t) = input {
+                state.filter = t.clone();
+            }
+        }
+        KeyCode::Enter => {
+            let input = state.input.take();
+            match input {
+                Some(Input::Filter(t)) => state.filter = t,
+                Some(Input::Search(t)) => {
+                    state.detail.search = t;
+                    state.detail.match_at = None;
+                    if let Some(app) = state.app(&state.detail.app).cloned() {
+                        state.detail.diff_sel = 0;
+                        state.detail.diff_scroll = 0;
+                        jump_match(state, &app, true);
+                    }
+                }
+                Some(Input::Palette(t)) => return run_palette(state, &t),
+                None => {}
+            }
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// Palette commands, for help and completion.
+pub const PALETTE: [(&str, &str); 13] = [
+    (":apps", "the Apps screen"),
+    (":app NAME", "open an App"),
+    (":ctx [CLUSTER]", "list clusters / show only one"),
+    (":sync ENV|APP", "sync (preview first)"),
+    (":rollback ENV|APP", "roll back"),
+    (":promote SRC TGT", "promote values"),
+    (":diff ENV|APP", "an App's diff"),
+    (":history ENV|APP", "an App's history"),
+    (":pods ENV|APP", "an App's pods"),
+    (":autosync ENV|APP", "toggle auto-sync"),
+    (":refresh [ENV|APP]", "hard refresh"),
+    (":logs", "toggle the log pane"),
+    (":q", "quit"),
+];
+
+/// Find an App by exact name, then by env, then by unique name prefix/substring.
+fn find_app(state: &State, q: &str) -> Result<String, String> {
+    let apps = &state.snapshot.apps;
+    if let Some(a) = apps.iter().find(|a| a.app.name == q) {
+        return Ok(a.app.name.clone());
+    }
+    let by_env: Vec<&AppState> = apps.iter().filter(|a| a.app.env == q).collect();
+    if by_env.len() == 1 {
+        return Ok(by_env[0].app.name.clone());
+    }
+    let by_sub: Vec<&AppState> = apps.iter().filter(|a| a.app.name.contains(q)).collect();
+    match (by_env.len(), by_sub.len()) {
+        (0, 1) => Ok(by_sub[0].app.name.clone()),
+        (0, 0) => Err(format!("no App or env named {q:?}")),
+        _ => Err(format!(
+            "{q:?} matches several Apps ({}): give the App name",
+            by_env
+                .iter()
+                .chain(by_sub.iter())
+                .map(|a| a.app.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn run_palette(state: &mut State, line: &str) -> Vec<Effect> {
+    let mut words = line.split_whitespace();
+    let Some(cmd) = words.next() else {
+        return Vec::new();
+    };
+    let cmd = cmd.trim_start_matches(':');
+    let args: Vec<&str> = words.collect();
+    let arg = args.first().copied();
+    let target = |state: &mut State| -> Option<String> {
+        let r = match arg {
+            Some(q) => find_app(state, q),
+            None => state
+                .current_app()
+                .map(|a| a.app.name.clone())
+                .ok_or_else(|| "no App selected".to_string()),
+        };
+        match r {
+            Ok(n) => Some(n),
+            Err(e) => {
+                state.set_status(NoticeLevel::Warn, e);
+                None
+            }
+        }
+    };
+    let mutating = matches!(cmd, "sync" | "rollback" | "promote" | "autosync");
+    if mutating && state.opts.readonly {
+        state.set_status(
+            NoticeLevel::Warn,
+            format!("read-only: {cmd} is disabled (sextant was started with --readonly)"),
+        );
+        return Vec::new();
+    }
+    match cmd {
+        "apps" | "a" => {
+            state.screen = Screen::Apps;
+            state.filter.clear();
+        }
+        "app" | "diff" | "history" | "pods" | "resources" => {
+            if let Some(n) = target(state) {
+                let pane = match cmd {
+                    "diff" => Pane::Diff,
+                    "history" => Pane::History,
+                    "pods" => Pane::Pods,
+                    _ => Pane::Resources,
+                };
+                open_detail(state, &n, pane);
+            }
+        }
+        "ctx" | "context" | "cluster" => match arg {
+            None => {
+                let mut clusters: Vec<String> = state
+                    .snapshot
+                    .apps
+                    .iter()
+                    .map(|a| a.cluster.clone())
+                    .collect();
+                clusters.sort();
+                clusters.dedup();
+                state.filter.clear();
+                state.set_status(
+                    NoticeLevel::Info,
+                    format!(
+                        "clusters: {} (:ctx NAME shows only one)",
+                        clusters.join(", ")
+                    ),
+                );
+            }
+            Some(c) => {
+                state.screen = Screen::Apps;
+                state.filter = c.to_string();
+            }
+        },
+        "sync" => {
+            if let Some(n) = target(state) {
+                return open_sync(state, n);
+            }
+        }
+        "rollback" => {
+            if let Some(n) = target(state) {
+                return open_rollback(state, n, None);
+            }
+        }
+        "autosync" => {
+            if let Some(n) = target(state) {
+                return open_autosync(state, n);
+            }
+        }
+        "promote" => {
+            let src = args.first().copied();
+            let tgt = args.get(1).copied();
+            let src = src
+                .map(str::to_string)
+                .or_else(|| state.current_app().map(|a| a.app.env.clone()));
+            open_promote(state, src.as_deref(), tgt);
+        }
+        "refresh" => {
+            let app = match arg {
+                Some(q) => match find_app(state, q) {
+                    Ok(n) => Some(n),
+                    Err(e) => {
+                        state.set_status(NoticeLevel::Warn, e);
+                        return Vec::new();
+                    }
+                },
+                None => None,
+            };
+            state.set_status(
+                NoticeLevel::Info,
+                format!("hard refresh of {}", app.as_deref().unwrap_or("all Apps")),
+            );
+            return vec![Effect::Send(Command::Refresh { app, hard: true })];
+        }
+        "logs" | "log" => state.show_log = !state.show_log,
+        "help" => state.help = true,
+        "q" | "quit" | "q!" => state.quit = true,
+        other => state.set_status(
+            NoticeLevel::Warn,
+            format!("unknown command :{other} (press ? for the list)"),
+        ),
+    }
+    Vec::new()
+}
+
+fn open_sync(state: &mut State, name: String) -> Vec<Effect> {
+    let Some(app) = state.app(&name) else {
+        return Vec::new();
+    };
+    if let Some(op) = &app.operation {
+        let msg = format!(
+            "{name}: {} in progress by {} — wait for it to finish",
+            kind_label(op.kind),
+            op.initiated_by
+        );
+        state.set_status(NoticeLevel::Warn, msg);
+        return Vec::new();
+    }
+    let guard = Guard::new(&state.opts, app, "Sync");
+    let prune_default = app.auto_sync.prune;
+    state.dialog = Some(Dialog::Sync(SyncDialog {
+        app: name,
+        flags: [prune_default, false, false, false],
+        focus: Focus::Cancel,
+        guard,
+    }));
+    Vec::new()
+}
+
+fn open_rollback(state: &mut State, name: String, entry: Option<u64>) -> Vec<Effect> {
+    let Some(app) = state.app(&name) else {
+        return Vec::new();
+    };
+    if app.history.is_empty() {
+        state.set_status(
+            NoticeLevel::Warn,
+            format!("{name} has no history yet: nothing to roll back to"),
+        );
+        return Vec::new();
+    }
+    let step = match entry {
+        Some(entry) if app.auto_sync.enabled => RollbackStep::AutoSyncOn {
+            entry,
+            focus: Focus::Cancel,
+        },
+        Some(entry) => {
+            let guard = Guard::new(&state.opts, app, "Roll back");
+            let tag = state.tag();
+            state.dialog = Some(Dialog::Rollback(RollbackDialog {
+                app: name.clone(),
+                step: RollbackStep::Review {
+                    entry,
+                    tag,
+                    preview: None,
+                    focus: Focus::Cancel,
+                    guard,
+                },
+            }));
+            return vec![rollback_preview(tag, &name, entry)];
+        }
+        None => RollbackStep::Pick { sel: 0 },
+    };
+    state.dialog = Some(Dialog::Rollback(RollbackDialog { app: name, step }));
+    Vec::new()
+}
+
+fn rollback_preview(tag: u64, app: &str, entry: u64) -> Effect {
+    Effect::Call {
+        tag,
+        command: Command::Rollback {
+            app: app.to_string(),
+            history_id: entry,
+            options: SyncOptions {
+                dry_run: true,
+                ..SyncOptions::default()
+            },
+        },
+    }
+}
+
+fn open_autosync(state: &mut State, name: String) -> Vec<Effect> {
+    let Some(app) = state.app(&name) else {
+        return Vec::new();
+    };
+    let turn_on = !app.auto_sync.enabled;
+    let git_on = app.app.is_automated();
+    // Going back to what Git says clears the override rather than storing a redundant one.
+    let command = if turn_on == git_on && app.auto_sync.overridden {
+        Command::SetAutoSync {
+            app: name.clone(),
+            enabled: None,
+            self_heal: None,
+            prune: None,
+        }
+    } else {
+        Command::SetAutoSync {
+            app: name.clone(),
+            enabled: Some(turn_on),
+            self_heal: None,
+            prune: None,
+        }
+    };
+    let mut lines = vec![
+        format!(
+            "Auto-sync is {} for {name} (Git says {}{}).",
+            if app.auto_sync.enabled { "ON" } else { "OFF" },
+            if git_on { "on" } else { "off" },
+            if app.auto_sync.overridden {
+                "; an operator override is in effect"
+            } else {
+                ""
+            }
+        ),
+        format!("Turn it {}?", if turn_on { "ON" } else { "OFF" }),
+        String::new(),
+        "The setting is stored in the cluster: every operator sees it.".into(),
+    ];
+    if turn_on {
+        lines.push("Git changes will then be synced automatically.".into());
+    } else {
+        lines.push("Git changes will wait for a manual sync until it is back on.".into());
+    }
+    let guard = Guard::new(
+        &state.opts,
+        app,
+        if turn_on {
+            "Turn auto-sync on"
+        } else {
+            "Turn auto-sync off"
+        },
+    );
+    state.dialog = Some(Dialog::Confirm(ConfirmDialog {
+        title: format!("Auto-sync: {name}"),
+        lines,
+        focus: Focus::Cancel,
+        guard,
+        effects: vec![Effect::Send(command)],
+        done_message: format!(
+            "{name}: auto-sync {} requested",
+            if turn_on { "on" } else { "off" }
+        ),
+    }));
+    Vec::new()
+}
+
+fn open_promote(state: &mut State, source: Option<&str>, target: Option<&str>) {
+    let envs = promotion_envs(&state.snapshot);
+    if envs.len() < 2 {
+        state.set_status(
+            NoticeLevel::Warn,
+            "promotion needs at least two environments",
+        );
+        return;
+    }
+    let src = source
+        .and_then(|s| envs.iter().position(|e| e == s))
+        .unwrap_or(0)
+        .min(envs.len() - 2);
+    let tgt = target
+        .and_then(|t| envs.iter().position(|e| e == t))
+        .unwrap_or(src + 1);
+    state.dialog = Some(Dialog::Promote(Box::new(PromoteDialog {
+        source: envs[src].clone(),
+        target: envs[tgt].clone(),
+        step: PromoteStep::Envs {
+            envs,
+            source: src,
+            target: tgt,
+            column: 1,
+        },
+    })));
+}
+
+/// Tab order of a dialog's focusable rows.
+fn cycle(order: &[Focus], cur: Focus, forward: bool) -> Focus {
+    let i = order.iter().position(|f| *f == cur).unwrap_or(0);
+    let n = order.len();
+    order[if forward {
+        (i + 1) % n
+    } else {
+        (i + n - 1) % n
+    }]
+}
+
+/// Shared handling of a guard's typed input and buttons. Returns Some(true) on confirm,
+/// Some(false) on cancel, None otherwise.
+fn guard_key(guard: &mut Guard, focus: &mut Focus, order: &[Focus], k: &KeyEvent) -> Option<bool> {
+    match k.code {
+        KeyCode::Esc => return Some(false),
+        KeyCode::Tab | KeyCode::Down => *focus = cycle(order, *focus, true),
+        KeyCode::BackTab | KeyCode::Up => *focus = cycle(order, *focus, false),
+        KeyCode::Left | KeyCode::Right if matches!(*focus, Focus::Cancel | Focus::Confirm) => {
+            *focus = if *focus == Focus::Cancel {
+                Focus::Confirm
+            } else {
+                Focus::Cancel
+            };
+        }
+        // Typing anywhere but on an option goes to the env-name field of a protected env.
+        KeyCode::Char(c) if guard.expect.is_some() && !matches!(*focus, Focus::Option(_)) => {
+            guard.typed.push(c);
+            guard.error = None;
+            *focus = Focus::Input;
+        }
+        KeyCode::Backspace if *focus == Focus::Input => {
+            guard.typed.pop();
+        }
+        KeyCode::Enter => match *focus {
+            Focus::Cancel => return Some(false),
+            Focus::Confirm | Focus::Input => {
+                if guard.check() {
+                    return Some(true);
+                }
+                *focus = Focus::Input;
+            }
+            _ => {}
+        },
+        _ => {}
+    }
+    None
+}
+
+fn guard_order(guard: &Guard, options: usize) -> Vec<Focus> {
+    let mut v: Vec<Focus> = (0..options).map(Focus::Option).collect();
+    if guard.expect.is_some() {
+        v.push(Focus::Input);
+    }
+    v.push(Focus::Cancel);
+    v.push(Focus::Confirm);
+    v
+}
+
+fn on_dialog_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
+    let Some(dialog) = state.dialog.take() else {
+        return Vec::new();
+    };
+    let (dialog, effects) = match dialog {
+        Dialog::Sync(d) => sync_key(state, d, &k),
+        Dialog::Progress(mut d) => {
+            let finished = d.outcome.is_some();
+            match k.code {
+                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => {
+                    if !finished {
+                        state.set_status(
+                            NoticeLevel::Info,
+                            format!("{}: still running in the background", d.app),
+                        );
+                    }
+                    (None, Vec::new())
+                }
+                KeyCode::Down | KeyCode::Char('j') => {
+                    d.scroll += 1;
+                    (Some(Dialog::Progress(d)), Vec::new())
+                }
+                KeyCode::Up | KeyCode::Char('k') => {
+                    d.scroll = d.scroll.saturating_sub(1);
+                    (Some(Dialog::Progress(d)), Vec::new())
+                }
+                _ => (Some(Dialog::Progress(d)), Vec::new()),
+            }
+        }
+        Dialog::Rollback(d) => rollback_key(state, d, &k),
+        Dialog::Promote(d) => promote_key(state, d, k),
+        Dialog::Confirm(mut d) => {
+            let order = guard_order(&d.guard, 0);
+            match guard_key(&mut d.guard, &mut d.focus, &order, &k) {
+                Some(true) => {
+                    state.set_status(NoticeLevel::Info, d.done_message.clone());
+                    (None, d.effects)
+                }
+                Some(false) => (None, Vec::new()),
+                None => (Some(Dialog::Confirm(d)), Vec::new()),
+            }
+        }
+    };
+    if state.dialog.is_none() {
+        state.dialog = dialog;
+    }
+    effects
+}
+
+fn sync_key(state: &mut State, mut d: SyncDialog, k: &KeyEvent) -> (Option<Dialog>, Vec<Effect>) {
+    let order = guard_order(&d.guard, SYNC_FLAGS.len());
+    if let Focus::Option(i) = d.focus
+        && matches!(k.code, KeyCode::Char(' ') | KeyCode::Enter)
+    {
+        d.flags[i] = !d.flags[i];
+        return (Some(Dialog::Sync(d)), Vec::new());
+    }
+    match guard_key(&mut d.guard, &mut d.focus, &order, k) {
+        Some(true) => {
+            let tag = state.tag();
+            let options = SyncOptions {
+                prune: d.flags[0],
+                dry_run: d.flags[1],
+                force: d.flags[2],
+                apply_out_of_sync_only: d.flags[3],
+                ..SyncOptions::default()
+            };
+            let dry_run = options.dry_run;
+            state.ops.remove(&d.app);
+            let effects = vec![Effect::Call {
+                tag,
+                command: Command::Sync {
+                    app: d.app.clone(),
+                    options,
+                },
+            }];
+            (
+                Some(Dialog::Progress(ProgressDialog {
+                    app: d.app,
+                    kind: OperationKind::Sync,
+                    tag,
+                    dry_run,
+                    outcome: None,
+                    scroll: 0,
+                })),
+                effects,
+            )
+        }
+        Some(false) => (None, Vec::new()),
+        None => (Some(Dialog::Sync(d)), Vec::new()),
+    }
+}
+
+fn rollback_key(
+    state: &mut State,
+    mut d: RollbackDialog,
+    k: &KeyEvent,
+) -> (Option<Dialog>, Vec<Effect>) {
+    let Some(app) = state.app(&d.app).cloned() else {
+        return (None, Vec::new());
+    };
+    let history = sorted_history(&app);
+    match &mut d.step {
+        RollbackStep::Pick { sel } => match k.code {
+            KeyCode::Esc => return (None, Vec::new()),
+            KeyCode::Up | KeyCode::Char('k') => *sel = sel.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => {
+                *sel = (*sel + 1).min(history.len().saturating_sub(1))
+            }
+            KeyCode::Enter => {
+                if let Some(h) = history.get(*sel) {
+                    let entry = h.id;
+                    if app.auto_sync.enabled {
+                        d.step = RollbackStep::AutoSyncOn {
+                            entry,
+                            focus: Focus::Cancel,
+                        };
+                    } else {
+                        let tag = state.tag();
+                        d.step = RollbackStep::Review {
+                            entry,
+                            tag,
+                            preview: None,
+                            focus: Focus::Cancel,
+                            guard: Guard::new(&state.opts, &app, "Roll back"),
+                        };
+                        return (
+                            Some(Dialog::Rollback(d.clone())),
+                            vec![rollback_preview(tag, &app.app.name, entry)],
+                        );
+                    }
+                }
+            }
+            _ => {}
+        },
+        RollbackStep::AutoSyncOn { entry, focus } => {
+            let entry = *entry;
+            let mut guard = Guard {
+                expect: None,
+                typed: String::new(),
+                confirm_label: String::new(),
+                error: None,
+            };
+            match guard_key(&mut guard, focus, &[Focus::Cancel, Focus::Confirm], k) {
+                Some(true) => {
+                    let tag = state.tag();
+                    let effects = vec![
+                        Effect::Send(Command::SetAutoSync {
+                            app: app.app.name.clone(),
+                            enabled: Some(false),
+                            self_heal: None,
+                            prune: None,
+                        }),
+                        rollback_preview(tag, &app.app.name, entry),
+                    ];
+                    state.set_status(
+                        NoticeLevel::Info,
+                        format!(
+                            "{}: auto-sync turned off (override stored in the cluster; press a to turn it back on)",
+                            app.app.name
+                        ),
+                    );
+                    d.step = RollbackStep::Review {
+                        entry,
+                        tag,
+                        preview: None,
+                        focus: Focus::Cancel,
+                        guard: Guard::new(&state.opts, &app, "Roll back"),
+                    };
+                    return (Some(Dialog::Rollback(d)), effects);
+                }
+                Some(false) => return (None, Vec::new()),
+                None => {}
+            }
+        }
+        RollbackStep::Review {
+            entry,
+            focus,
+            guard,
+            ..
+        } => {
+            let entry = *entry;
+            let order = guard_order(guard, 0);
+            match guard_key(guard, focus, &order, k) {
+                Some(true) => {
+                    let tag = state.tag();
+                    state.ops.remove(&d.app);
+                    return (
+                        Some(Dialog::Progress(ProgressDialog {
+                            app: d.app.clone(),
+                            kind: OperationKind::Rollback,
+                            tag,
+                            dry_run: false,
+                            outcome: None,
+                            scroll: 0,
+                        })),
+                        vec![Effect::Call {
+                            tag,
+                            command: Command::Rollback {
+                                app: d.app.clone(),
+                                history_id: entry,
+                                options: SyncOptions::default(),
+                            },
+                        }],
+                    );
+                }
+                Some(false) => return (None, Vec::new()),
+                None => {}
+            }
+        }
+    }
+    (Some(Dialog::Rollback(d)), Vec::new())
+}
+
+fn default_message(keys: &[String], source: &str, target: &str) -> String {
+    let list = if keys.len() > 4 {
+        format!("{} and {} more", keys[..3].join(", "), keys.len() - 3)
+    } else {
+        keys.join(", ")
+    };
+    format!("promote {list} from {source} to {target}")
+}
+
+fn promote_key(
+    state: &mut State,
+    mut d: Box<PromoteDialog>,
+    k: KeyEvent,
+) -> (Option<Dialog>, Vec<Effect>) {
+    if k.code == KeyCode::Esc {
+        return (None, Vec::new());
+    }
+    let mut effects = Vec::new();
+    let mut next: Option<PromoteStep> = None;
+    match &mut d.step {
+        PromoteStep::Envs {
+            envs,
+            source,
+            target,
+            column,
+        } => match k.code {
+            KeyCode::Left | KeyCode::Right | KeyCode::Tab | KeyCode::BackTab => {
+                *column = 1 - *column
+            }
+            KeyCode::Up | KeyCode::Char('k') => {
+                let c = if *column == 0 { source } else { target };
+                *c = c.saturating_sub(1);
+            }
+            KeyCode::Down | KeyCode::Char('j') => {
+                let c = if *column == 0 { source } else { target };
+                *c = (*c + 1).min(envs.len() - 1);
+            }
+            KeyCode::Enter => {
+                if source == target {
+                    state.set_status(NoticeLevel::Warn, "source and target must differ");
+                } else {
+                    d.source = envs[*source].clone();
+                    d.target = envs[*target].clone();
+                    let tag = state.tag();
+                    effects.push(Effect::PromotePreview {
+                        tag,
+                        request: PromoteRequest {
+                            source_env: d.source.clone(),
+                            target_env: d.target.clone(),
+                            keys: Vec::new(),
+                            message: None,
+                            push: true,
+                        },
+                    });
+                    next = Some(PromoteStep::Keys {
+                        tag,
+                        preview: None,
+                        picked: Vec::new(),
+                        sel: 0,
+                    });
+                }
+            }
+            _ => {}
+        },
+        PromoteStep::Keys {
+            preview,
+            picked,
+            sel,
+            ..
+        } => match k.code {
+            KeyCode::Up | KeyCode::Char('k') => *sel = sel.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => {
+                *sel = (*sel + 1).min(picked.len().saturating_sub(1))
+            }
+            KeyCode::Char(' ') => {
+                if let Some(p) = picked.get_mut(*sel) {
+                    *p = !*p;
+                }
+            }
+            KeyCode::Char('A') => {
+                let all = picked.iter().all(|p| *p);
+                picked.iter_mut().for_each(|p| *p = !all);
+            }
+            KeyCode::Enter => {
+                if let Some(Ok(pv)) = preview {
+                    let keys: Vec<String> = pv
+                        .changes
+                        .iter()
+                        .zip(picked.iter())
+                        .filter(|(_, p)| **p)
+                        .map(|(c, _)| c.key.clone())
+                        .collect();
+                    if keys.is_empty() {
+                        state.set_status(NoticeLevel::Warn, "pick at least one key (space)");
+                    } else {
+                        let tag = state.tag();
+                        effects.push(Effect::PromotePreview {
+                            tag,
+                            request: PromoteRequest {
+                                source_env: d.source.clone(),
+                                target_env: d.target.clone(),
+                                keys: keys.clone(),
+                                message: None,
+                                push: true,
+                            },
+                        });
+                        next = Some(PromoteStep::Review {
+                            tag,
+                            keys,
+                            preview: None,
+                            scroll: 0,
+                        });
+                    }
+                }
+            }
+            _ => {}
+        },
+        PromoteStep::Review {
+            keys,
+            preview,
+            scroll,
+            ..
+        } => match k.code {
+            KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => *scroll += 1,
+            KeyCode::PageDown => *scroll += 10,
+            KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+            KeyCode::Enter if matches!(preview, Some(Ok(_))) => {
+                let mut editor = TextArea::new(vec![default_message(keys, &d.source, &d.target)]);
+                editor.move_cursor(ratatui_textarea::CursorMove::End);
+                let target_app = state
+                    .snapshot
+                    .apps
+                    .iter()
+                    .find(|a| a.app.env == d.target)
+                    .map(|a| a.app.name.clone())
+                    .unwrap_or_default();
+                next = Some(PromoteStep::Message {
+                    keys: keys.clone(),
+                    editor: Box::new(editor),
+                    focus: Focus::Editor,
+                    guard: Guard::for_env(&state.opts, &d.target, &target_app, "Commit"),
+                });
+            }
+            _ => {}
+        },
+        PromoteStep::Message {
+            keys,
+            editor,
+            focus,
+            guard,
+        } => {
+            let mut order = vec![Focus::Editor];
+            order.extend(guard_order(guard, 0));
+            let submit =
+                k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('s');
+            let confirmed = if *focus == Focus::Editor && !submit {
+                match k.code {
+                    KeyCode::Tab => {
+                        *focus = cycle(&order, *focus, true);
+                        None
+                    }
+                    KeyCode::BackTab => {
+                        *focus = cycle(&order, *focus, false);
+                        None
+                    }
+                    _ => {
+                        editor.input(k);
+                        None
+                    }
+                }
+            } else if submit {
+                if guard.check() {
+                    Some(true)
+                } else {
+                    *focus = Focus::Input;
+                    None
+                }
+            } else {
+                guard_key(guard, focus, &order, &k)
+            };
+            match confirmed {
+                Some(true) => {
+                    let message = editor.lines().join("\n").trim().to_string();
+                    if message.is_empty() {
+                        guard.error = Some("the commit message is empty".into());
+                        *focus = Focus::Editor;
+                    } else {
+                        let tag = state.tag();
+                        effects.push(Effect::Call {
+                            tag,
+                            command: Command::Promote(PromoteRequest {
+                                source_env: d.source.clone(),
+                                target_env: d.target.clone(),
+                                keys: keys.clone(),
+                                message: Some(message),
+                                push: true,
+                            }),
+                        });
+                        next = Some(PromoteStep::Committing {
+                            tag,
+                            keys: keys.clone(),
+                            outcome: None,
+                        });
+                    }
+                }
+                Some(false) => return (None, Vec::new()),
+                None => {}
+            }
+        }
+        PromoteStep::Committing { outcome, .. } => {
+            if outcome.is_some() && matches!(k.code, KeyCode::Enter | KeyCode::Char('q')) {
+                return (None, Vec::new());
+            }
+        }
+    }
+    if let Some(n) = next {
+        d.step = n;
+    }
+    (Some(Dialog::Promote(d)), effects)
+}
+
+/// `5s`, `3m`, `2h`, `4d`.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m", s / 60)
+    } else if s < 86_400 {
+        format!("{}h", s / 3600)
+    } else {
+        format!("{}d", s / 86_400)
+    }
+}
+
+/// `5m ago` relative to `now` (`-` for none, `now` for the future).
+pub fn ago(now: SystemTime, t: Option<SystemTime>) -> String {
+    match t {
+        None => "-".into(),
+        Some(t) => match now.duration_since(t) {
+            Ok(d) if d.as_secs() < 1 => "now".into(),
+            Ok(d) => format!("{} ago", human_duration(d)),
+            Err(_) => "now".into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_keeps_context_around_changes() {
+        let mut text = String::from("--- live\n+++ desired\n");
+        for i in 0..20 {
+            text.push_str(&format!(" line{i}\n"));
+        }
+        text.push_str("-old\n+new\n");
+        for i in 20..30 {
+            text.push_str(&format!(" line{i}\n"));
+        }
+        let lines = fold_diff(&text);
+        assert_eq!(lines[2], DiffLine::Fold(17));
+        assert_eq!(lines[3], DiffLine::Context("line17".into()));
+        assert!(lines.contains(&DiffLine::Del("old".into())));
+        assert!(lines.contains(&DiffLine::Add("new".into())));
+        // The trailing run keeps three lines then folds the rest.
+        assert_eq!(lines.last(), Some(&DiffLine::Fold(7)));
+    }
+
+    #[test]
+    fn short_context_is_not_folded() {
+        let lines = fold_diff(" a\n-b\n+c\n d\n");
+        assert_eq!(lines.len(), 4);
+    }
+
+    #[test]
+    fn env_rank_orders_conventionally() {
+        let mut e = vec!["prod", "dev", "staging", "qa", "sandbox"];
+        e.sort_by_key(|x| env_rank(x));
+        assert_eq!(e, vec!["dev", "qa", "staging", "prod", "sandbox"]);
+    }
+
+    #[test]
+    fn durations_are_compact() {
+        assert_eq!(human_duration(Duration::from_secs(59)), "59s");
+        assert_eq!(human_duration(Duration::from_secs(600)), "10m");
+        assert_eq!(human_duration(Duration::from_secs(7200)), "2h");
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        assert_eq!(ago(t0 + Duration::from_secs(90), Some(t0)), "1m ago");
+        assert_eq!(ago(t0, None), "-");
+    }
+}

@@ -1,0 +1,2157 @@
+//! Rendering: `render(&State, &mut Frame)`. Pure functions of the state; only the rows on screen
+//! are built, so a frame costs the same with 10 or 10,000 resources.
+
+use std::collections::HashMap;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Tabs, Wrap};
+
+use crate::engine::api::{
+    AppState, CommandOutcome, ConditionKind, HealthStatus, NoticeLevel, OperationPhase,
+    ResourceRow, ResourceState, ResultCode, SyncStatus,
+};
+use crate::resource::ResourceKey;
+
+use super::keymap::KeyAction;
+use super::state::{
+    AppRow, Dialog, DiffLine, Focus, Guard, Input, PALETTE, Pane, PromoteStep, RollbackStep,
+    SYNC_FLAGS, Screen, State, ago, kind_label, sorted_history,
+};
+use super::theme::Theme;
+
+/// Width from which tables show every column.
+const WIDE: u16 = 120;
+
+pub fn render(state: &State, f: &mut Frame) {
+    let area = f.area();
+    let t = &state.opts.theme;
+    let log_h = if state.show_log {
+        (area.height / 3).max(4)
+    } else {
+        0
+    };
+    let [header, body, log, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(log_h),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    render_header(state, f, header);
+    match state.screen {
+        Screen::Apps => render_apps(state, f, body),
+        Screen::Detail => render_detail(state, f, body),
+    }
+    if state.show_log {
+        render_log(state, f, log);
+    }
+    render_status(state, f, status);
+    if let Some(d) = &state.dialog {
+        render_dialog(state, d, f, body);
+    }
+    if state.help {
+        render_help(state, f, body);
+    }
+    let _ = t;
+}
+
+fn trunc(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        s.to_string()
+    } else if w == 0 {
+        String::new()
+    } else {
+        let mut out: String = s.chars().take(w - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
+fn spinner(state: &State) -> &'static str {
+    let s = state.opts.theme.symbols.spinner;
+    s[(state.tick as usize) % s.len()]
+}
+
+fn render_header(state: &State, f: &mut Frame, area: Rect) {
+    let t = &state.opts.theme;
+    let snap = &state.snapshot;
+    let out = snap
+        .apps
+        .iter()
+        .filter(|a| a.sync == SyncStatus::OutOfSync)
+        .count();
+    let bad = snap
+        .apps
+        .iter()
+        .filter(|a| a.health == HealthStatus::Degraded)
+        .count();
+    let mut spans = vec![
+        Span::styled(format!(" {} ", state.opts.title), t.title),
+        Span::styled("│ ", t.dim),
+    ];
+    let repo = if snap.repo.url.is_empty() {
+        "(no repository yet)".to_string()
+    } else {
+        let head = snap
+            .repo
+            .head
+            .as_ref()
+            .map(|h| format!(" @ {}", h.short()))
+            .unwrap_or_default();
+        format!("{} {}{head}", snap.repo.url, snap.repo.branch)
+    };
+    let budget = (area.width as usize).saturating_sub(48);
+    spans.push(Span::raw(trunc(&repo, budget.max(10))));
+    spans.push(Span::styled(" │ ", t.dim));
+    spans.push(Span::raw(format!("{} apps", snap.apps.len())));
+    if out > 0 {
+        spans.push(Span::styled(
+            format!(" {} {out}", t.symbols.out_of_sync),
+            t.warn,
+        ));
+    }
+    if bad > 0 {
+        spans.push(Span::styled(
+            format!(" {} {bad}", t.symbols.degraded),
+            t.error,
+        ));
+    }
+    if snap.loading {
+        spans.push(Span::styled(
+            format!(" {} loading", spinner(state)),
+            t.progress,
+        ));
+    }
+    if snap.repo.error.is_some() {
+        spans.push(Span::styled(" repo error", t.error));
+    }
+    if state.opts.readonly {
+        spans.push(Span::styled(
+            " [READ-ONLY]",
+            t.warn.add_modifier(Modifier::BOLD),
+        ));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn render_status(state: &State, f: &mut Frame, area: Rect) {
+    let t = &state.opts.theme;
+    let line = match &state.input {
+        Some(Input::Filter(s)) => Line::from(vec![
+            Span::styled("/", t.key),
+            Span::raw(s.clone()),
+            Span::styled("█", t.dim),
+            Span::styled("  enter keep · esc clear", t.dim),
+        ]),
+        Some(Input::Search(s)) => Line::from(vec![
+            Span::styled("search diff /", t.key),
+            Span::raw(s.clone()),
+            Span::styled("█", t.dim),
+            Span::styled("  enter find · n/N next/prev", t.dim),
+        ]),
+        Some(Input::Palette(s)) => {
+            let hint = PALETTE
+                .iter()
+                .filter(|(c, _)| {
+                    !s.is_empty() && c[1..].starts_with(s.split_whitespace().next().unwrap_or(""))
+                })
+                .map(|(c, _)| *c)
+                .take(4)
+                .collect::<Vec<_>>()
+                .join("  ");
+            Line::from(vec![
+                Span::styled(":", t.key),
+                Span::raw(s.clone()),
+                Span::styled("█", t.dim),
+                Span::styled(format!("  {hint}"), t.dim),
+            ])
+        }
+        None => match &state.status {
+            Some(s) => {
+                let style = match s.level {
+                    NoticeLevel::Info => t.info,
+                    NoticeLevel::Warn => t.warn,
+                    NoticeLevel::Error => t.error,
+                };
+                Line::from(Span::styled(trunc(&s.text, area.width as usize), style))
+            }
+            None => key_hints(state),
+        },
+    };
+    f.render_widget(Paragraph::new(line), area);
+}
+
+fn key_hints(state: &State) -> Line<'static> {
+    let t = &state.opts.theme;
+    let km = &state.opts.keymap;
+    let mut acts = vec![KeyAction::Help, KeyAction::Filter, KeyAction::Palette];
+    if !state.opts.readonly {
+        acts.extend([KeyAction::Sync, KeyAction::Rollback, KeyAction::Promote]);
+    }
+    acts.extend([KeyAction::Diff, KeyAction::Quit]);
+    let mut spans = Vec::new();
+    for a in acts {
+        let label = match a {
+            KeyAction::Help => "help",
+            KeyAction::Filter => {
+                if state.screen == Screen::Detail {
+                    "search"
+                } else {
+                    "filter"
+                }
+            }
+            KeyAction::Palette => "cmd",
+            KeyAction::Sync => "sync",
+            KeyAction::Rollback => "rollback",
+            KeyAction::Promote => "promote",
+            KeyAction::Diff => "diff",
+            KeyAction::Quit => "quit",
+            _ => "",
+        };
+        spans.push(Span::styled(km.first_key(a), t.key));
+        spans.push(Span::styled(format!(" {label}  "), t.dim));
+    }
+    Line::from(spans)
+}
+
+fn sync_cell(t: &Theme, s: SyncStatus) -> Cell<'static> {
+    Cell::from(Span::styled(
+        format!("{} {}", t.sync_symbol(s), s.as_str()),
+        t.sync_style(s),
+    ))
+}
+
+fn health_cell(t: &Theme, h: HealthStatus) -> Cell<'static> {
+    Cell::from(Span::styled(
+        format!("{} {}", t.health_symbol(h), h.as_str()),
+        t.health_style(h),
+    ))
+}
+
+fn flags(a: &AppState) -> String {
+    let s = &a.auto_sync;
+    let mut out = String::new();
+    out.push(if s.enabled { 'A' } else { '-' });
+    out.push(if s.enabled && s.self_heal { 'H' } else { '-' });
+    out.push(if s.enabled && s.prune { 'P' } else { '-' });
+    if s.overridden {
+        out.push('*');
+    }
+    out
+}
+
+fn short(sha: &str) -> String {
+    sha.chars().take(7).collect()
+}
+
+fn revision_pair(t: &Theme, a: &AppState) -> String {
+    let dep = a
+        .deployed
+        .as_ref()
+        .map(|r| r.short().to_string())
+        .unwrap_or_else(|| "-------".into());
+    let tgt = a
+        .revision
+        .as_ref()
+        .map(|r| r.short().to_string())
+        .unwrap_or_else(|| "-------".into());
+    if dep == tgt {
+        dep
+    } else {
+        format!("{dep}{}{tgt}", t.symbols.arrow)
+    }
+}
+
+fn app_error(a: &AppState) -> Option<&str> {
+    a.conditions
+        .iter()
+        .find(|c| {
+            matches!(
+                c.kind,
+                ConditionKind::ComparisonError
+                    | ConditionKind::ClusterError
+                    | ConditionKind::SyncError
+            )
+        })
+        .map(|c| c.message.as_str())
+}
+
+/// The operation cell: `⠋ sync 3/9` while running.
+fn operation_text(state: &State, a: &AppState) -> Option<String> {
+    a.operation.as_ref().map(|op| {
+        format!(
+            "{} {} {}/{}",
+            spinner(state),
+            kind_label(op.kind),
+            op.done,
+            op.total
+        )
+    })
+}
+
+/// Rows to show so that `sel` stays visible: (first, count).
+fn window(len: usize, sel: usize, height: usize) -> (usize, usize) {
+    if height == 0 {
+        return (0, 0);
+    }
+    let first = if sel >= height { sel + 1 - height } else { 0 };
+    (first, height.min(len.saturating_sub(first)))
+}
+
+fn render_apps(state: &State, f: &mut Frame, area: Rect) {
+    let t = &state.opts.theme;
+    let wide = area.width >= WIDE;
+    let (rows, groups) = state.app_rows();
+    let show_summary = area.height >= 12;
+    let [table_area, summary_area] = Layout::vertical([
+        Constraint::Min(3),
+        Constraint::Length(if show_summary { 4 } else { 0 }),
+    ])
+    .areas(area);
+    let block = Block::bordered().border_style(t.border).title(Span::styled(
+        if state.filter.is_empty() {
+            " Apps ".to_string()
+        } else {
+            format!(" Apps /{} ", state.filter)
+        },
+        t.title,
+    ));
+    let inner_h = table_area.height.saturating_sub(3) as usize;
+    let sel_row = rows
+        .iter()
+        .position(|r| match r {
+            AppRow::App(i) => {
+                state.selected.as_deref() == Some(state.snapshot.apps[*i].app.name.as_str())
+            }
+            AppRow::Group(_) => false,
+        })
+        .unwrap_or(0);
+    let (first, count) = window(rows.len(), sel_row, inner_h);
+    let header: Vec<&str> = if wide {
+        vec![
+            "NAME",
+            "ENV",
+            "DESTINATION",
+            "SYNC",
+            "HEALTH",
+            "REVISION (deployed→target)",
+            "LAST SYNC",
+            "AUTO",
+            "OPERATION / MESSAGE",
+        ]
+    } else {
+        vec!["NAME", "ENV", "SYNC", "HEALTH", "REVISION", "LAST", "AUTO"]
+    };
+    let widths: Vec<Constraint> = if wide {
+        vec![
+            Constraint::Min(18),
+            Constraint::Length(8),
+            Constraint::Length(24),
+            Constraint::Length(11),
+            Constraint::Length(13),
+            Constraint::Length(32),
+            Constraint::Length(16),
+            Constraint::Length(4),
+            Constraint::Fill(1),
+        ]
+    } else {
+        vec![
+            Constraint::Min(17),
+            Constraint::Length(7),
+            Constraint::Length(11),
+            Constraint::Length(13),
+            Constraint::Length(15),
+            Constraint::Length(4),
+            Constraint::Length(4),
+        ]
+    };
+    let mut out_rows = Vec::with_capacity(count);
+    for r in &rows[first..first + count] {
+        match r {
+            AppRow::Group(g) => {
+                out_rows.push(Row::new(vec![Cell::from(Span::styled(
+                    format!("▸ {}", groups[*g]),
+                    t.group,
+                ))]));
+            }
+            AppRow::App(i) => {
+                let a = &state.snapshot.apps[*i];
+                let selected = state.selected.as_deref() == Some(a.app.name.as_str());
+                let err = app_error(a);
+                let name = if err.is_some() {
+                    format!("{} !", a.app.name)
+                } else {
+                    a.app.name.clone()
+                };
+                let name_style = if err.is_some() { t.error } else { t.base };
+                let sync = match operation_text(state, a) {
+                    Some(op) if !wide => Cell::from(Span::styled(op, t.progress)),
+                    _ => sync_cell(t, a.sync),
+                };
+                let mut cells = vec![
+                    Cell::from(Span::styled(name, name_style)),
+                    Cell::from(a.app.env.clone()),
+                ];
+                if wide {
+                    cells.push(Cell::from(format!(
+                        "{}/{}",
+                        a.cluster, a.app.destination.namespace
+                    )));
+                }
+                cells.push(sync);
+                cells.push(health_cell(t, a.health));
+                if wide {
+                    let pair = revision_pair(t, a);
+                    let style = if pair.contains(t.symbols.arrow) {
+                        t.warn
+                    } else {
+                        t.base
+                    };
+                    let subject = a
+                        .revision
+                        .as_ref()
+                        .or(a.deployed.as_ref())
+                        .map(|r| r.subject.as_str())
+                        .unwrap_or("");
+                    cells.push(Cell::from(Line::from(vec![
+                        Span::styled(pair, style),
+                        Span::raw(" "),
+                        Span::styled(subject.to_string(), t.dim),
+                    ])));
+                    let by = a
+                        .last_sync
+                        .as_ref()
+                        .map(|l| {
+                            format!(
+                                "{} {}",
+                                ago(state.now, Some(l.time)),
+                                l.initiated_by.split('@').next().unwrap_or("")
+                            )
+                        })
+                        .unwrap_or_else(|| "-".into());
+                    cells.push(Cell::from(by));
+                    cells.push(Cell::from(flags(a)));
+                    let (txt, style) = match (operation_text(state, a), err) {
+                        (Some(op), _) => (
+                            format!(
+                                "{op} {}",
+                                a.operation.as_ref().map(|o| o.phase.as_str()).unwrap_or("")
+                            ),
+                            t.progress,
+                        ),
+                        (None, Some(e)) => (e.lines().next().unwrap_or("").to_string(), t.error),
+                        (None, None) => (a.health_message.clone(), t.dim),
+                    };
+                    cells.push(Cell::from(Span::styled(txt, style)));
+                } else {
+                    let pair = revision_pair(t, a);
+                    let style = if pair.contains(t.symbols.arrow) {
+                        t.warn
+                    } else {
+                        t.base
+                    };
+                    cells.push(Cell::from(Span::styled(pair, style)));
+                    cells.push(Cell::from(
+                        ago(state.now, a.last_sync.as_ref().map(|l| l.time))
+                            .trim_end_matches(" ago")
+                            .to_string(),
+                    ));
+                    cells.push(Cell::from(flags(a)));
+                }
+                let row = Row::new(cells);
+                out_rows.push(if selected { row.style(t.selected) } else { row });
+            }
+        }
+    }
+    let empty = rows.is_empty();
+    let table = Table::new(out_rows, widths)
+        .header(Row::new(header).style(t.header))
+        .block(block)
+        .column_spacing(1);
+    f.render_widget(table, table_area);
+    if empty {
+        let msg = if state.snapshot.loading {
+            format!("{} discovering Apps…", spinner(state))
+        } else if !state.filter.is_empty() {
+            format!("no App matches /{} (esc clears)", state.filter)
+        } else {
+            "no Apps found: check [repo] in config.toml (or run `sextant demo`)".into()
+        };
+        let inner = Rect {
+            x: table_area.x + 2,
+            y: table_area.y + 2,
+            width: table_area.width.saturating_sub(4),
+            height: 1,
+        };
+        f.render_widget(Paragraph::new(Span::styled(msg, t.dim)), inner);
+    }
+    if show_summary {
+        render_app_summary(state, f, summary_area);
+    }
+}
+
+fn render_app_summary(state: &State, f: &mut Frame, area: Rect) {
+    let t = &state.opts.theme;
+    let Some(a) = state.current_app() else {
+        return;
+    };
+    let w = area.width as usize;
+    let rev = |label: &str, r: &Option<crate::engine::api::Revision>| {
+        r.as_ref()
+            .map(|r| format!("{label} {} {}", r.short(), r.subject))
+            .unwrap_or_else(|| format!("{label} -"))
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(a.app.name.clone(), t.header),
+            Span::styled(
+                format!(" → {}/{}", a.cluster, a.app.destination.namespace),
+                t.dim,
+            ),
+            Span::raw(format!(
+                "  last sync {}",
+                a.last_sync
+                    .as_ref()
+                    .map(|l| format!("{} by {}", ago(state.now, Some(l.time)), l.initiated_by))
+                    .unwrap_or_else(|| "never".into())
+            )),
+        ]),
+        Line::from(trunc(
+            &format!(
+                "{}   {}",
+                rev("deployed", &a.deployed),
+                rev("target", &a.revision)
+            ),
+            w,
+        )),
+    ];
+    let third = if let Some(op) = &a.operation {
+        Line::from(Span::styled(
+            trunc(
+                &format!(
+                    "{} {} by {}: {} wave {} {}/{}",
+                    spinner(state),
+                    kind_label(op.kind),
+                    op.initiated_by,
+                    op.phase,
+                    op.wave,
+                    op.done,
+                    op.total
+                ),
+                w,
+            ),
+            t.progress,
+        ))
+    } else if let Some(e) = app_error(a) {
+        Line::from(Span::styled(
+            trunc(e.lines().next().unwrap_or(""), w),
+            t.error,
+        ))
+    } else {
+        Line::from(Span::styled(
+            trunc(
+                &format!(
+                    "auto-sync {}{}{}{}  {}",
+                    if a.auto_sync.enabled { "on" } else { "off" },
+                    if a.auto_sync.enabled && a.auto_sync.self_heal {
+                        " self-heal"
+                    } else {
+                        ""
+                    },
+                    if a.auto_sync.enabled && a.auto_sync.prune {
+                        " prune"
+                    } else {
+                        ""
+                    },
+                    if a.auto_sync.overridden {
+                        " (overridden in cluster)"
+                    } else {
+                        ""
+                    },
+                    a.health_message
+                ),
+                w,
+            ),
+            t.dim,
+        ))
+    };
+    lines.push(third);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(ratatui::widgets::Borders::TOP)
+                .border_style(t.border),
+        ),
+        area,
+    );
+}
+
+fn render_detail(state: &State, f: &mut Frame, area: Rect) {
+    let t = &state.opts.theme;
+    let Some(a) = state.app(&state.detail.app) else {
+        f.render_widget(
+            Paragraph::new(Span::styled(
+                format!("App {} is gone (esc back)", state.detail.app),
+                t.error,
+            )),
+            area,
+        );
+        return;
+    };
+    let w = area.width as usize;
+    let [head, tabs, body] = Layout::vertical([
+        Constraint::Length(4),
+        Constraint::Length(1),
+        Constraint::Min(1),
+    ])
+    .areas(area);
+    let rev = |r: &Option<crate::engine::api::Revision>| {
+        r.as_ref()
+            .map(|r| format!("{} {}", r.short(), r.subject))
+            .unwrap_or_else(|| "-".into())
+    };
+    let protected = state.is_protected(a);
+    let mut l1 = vec![
+        Span::styled(a.app.name.clone(), t.title),
+        Span::raw(format!("  env {}", a.app.env)),
+        Span::styled(
+            format!("  → {}/{}", a.cluster, a.app.destination.namespace),
+            t.dim,
+        ),
+    ];
+    if protected {
+        l1.push(Span::styled("  [protected]", t.warn));
+    }
+    let l2 = Line::from(vec![
+        Span::styled(
+            format!("{} {}", t.sync_symbol(a.sync), a.sync.as_str()),
+            t.sync_style(a.sync),
+        ),
+        Span::raw("  "),
+        Span::styled(
+            format!("{} {}", t.health_symbol(a.health), a.health.as_str()),
+            t.health_style(a.health),
+        ),
+        Span::styled(
+            if a.health_message.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", trunc(&a.health_message, w.saturating_sub(40)))
+            },
+            t.dim,
+        ),
+        Span::raw(format!(
+            "  auto-sync {}{}{}",
+            if a.auto_sync.enabled { "on" } else { "off" },
+            if a.auto_sync.enabled && a.auto_sync.self_heal {
+                "+heal"
+            } else {
+                ""
+            },
+            if a.auto_sync.overridden {
+                " (override)"
+            } else {
+                ""
+            },
+        )),
+    ]);
+    let l3 = Line::from(trunc(
+        &format!(
+            "deployed {}  {}  target {}",
+            rev(&a.deployed),
+            t.symbols.arrow,
+            rev(&a.revision)
+        ),
+        w,
+    ));
+    let l4 = if let Some(op) = &a.operation {
+        Line::from(Span::styled(
+            trunc(
+                &format!(
+                    "{} {} by {}: {} · wave {} · {}/{}",
+                    spinner(state),
+                    kind_label(op.kind),
+                    op.initiated_by,
+                    op.phase,
+                    op.wave,
+                    op.done,
+                    op.total
+                ),
+                w,
+            ),
+            t.progress,
+        ))
+    } else if let Some(e) = app_error(a) {
+        Line::from(Span::styled(
+            trunc(e.lines().next().unwrap_or(""), w),
+            t.error,
+        ))
+    } else {
+        Line::from(Span::styled(
+            trunc(
+                &format!(
+                    "last sync {}",
+                    a.last_sync
+                        .as_ref()
+                        .map(|l| format!(
+                            "{} by {} ({})",
+                            ago(state.now, Some(l.time)),
+                            l.initiated_by,
+                            if l.succeeded { "succeeded" } else { "failed" }
+                        ))
+                        .unwrap_or_else(|| "never".into())
+                ),
+                w,
+            ),
+            t.dim,
+        ))
+    };
+    f.render_widget(Paragraph::new(vec![Line::from(l1), l2, l3, l4]), head);
+    let pods_n = pods(a).len();
+    let titles: Vec<Line> = Pane::ALL
+        .iter()
+        .map(|p| {
+            let n = match p {
+                Pane::Resources => a.resources.len(),
+                Pane::Diff => a.diffs.len(),
+                Pane::History => a.history.len(),
+                Pane::Pods => pods_n,
+            };
+            Line::from(format!("{} ({n})", p.title()))
+        })
+        .collect();
+    let sel = Pane::ALL
+        .iter()
+        .position(|p| *p == state.detail.pane())
+        .unwrap_or(0);
+    f.render_widget(
+        Tabs::new(titles)
+            .select(sel)
+            .style(t.dim)
+            .highlight_style(t.selected)
+            .divider("│"),
+        tabs,
+    );
+    match state.detail.pane() {
+        Pane::Resources => render_resources(state, a, f, body),
+        Pane::Diff => render_diff(state, a, f, body),
+        Pane::History => render_history(state, a, f, body),
+        Pane::Pods => render_pods(state, a, f, body),
+    }
+}
+
+/// Sort order of kinds in the tree: the order a sync applies them.
+fn kind_rank(kind: &str) -> usize {
+    const ORDER: [&str; 16] = [
+        "Namespace",
+        "CustomResourceDefinition",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "ConfigMap",
+        "Secret",
+        "Service",
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicaSet",
+        "Pod",
+        "Job",
+        "HorizontalPodAutoscaler",
+        "Ingress",
+    ];
+    ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len())
+}
+
+/// The resources as a tree of owners: (prefix, row), depth-first, roots in apply order.
+pub fn resource_tree(app: &AppState) -> Vec<(String, &ResourceRow)> {
+    let index: HashMap<&ResourceKey, usize> = app
+        .resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (&r.key, i))
+        .collect();
+    let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut roots = Vec::new();
+    for (i, r) in app.resources.iter().enumerate() {
+        match r.owners.iter().find_map(|o| index.get(o)) {
+            Some(&p) if p != i => children.entry(p).or_default().push(i),
+            _ => roots.push(i),
+        }
+    }
+    let order = |v: &mut Vec<usize>| {
+        v.sort_by(|a, b| {
+            let (ra, rb) = (&app.resources[*a].key, &app.resources[*b].key);
+            kind_rank(&ra.kind)
+                .cmp(&kind_rank(&rb.kind))
+                .then_with(|| ra.kind.cmp(&rb.kind))
+                .then_with(|| ra.name.cmp(&rb.name))
+        })
+    };
+    order(&mut roots);
+    for v in children.values_mut() {
+        order(v);
+    }
+    let t_mid = "├─ ";
+    let t_last = "└─ ";
+    let mut out = Vec::with_capacity(app.resources.len());
+    // Iterative DFS: (index, prefix for its children, its own prefix).
+    let mut stack: Vec<(usize, String, String)> = roots
+        .iter()
+        .rev()
+        .map(|i| (*i, String::new(), String::new()))
+        .collect();
+    let mut seen = vec![false; app.resources.len()];
+    while let Some((i, child_prefix, own)) = stack.pop() {
+        if std::mem::replace(&mut seen[i], true) {
+            continue;
+        }
+        out.push((own, &app.resources[i]));
+        if let Some(kids) = children.get(&i) {
+            for (n, k) in kids.iter().enumerate().rev() {
+                let last = n == kids.len() - 1;
+                let own = format!("{child_prefix}{}", if last { t_last } else { t_mid });
+                let next = format!("{child_prefix}{}", if last { "   " } else { "│  " });
+                stack.push((*k, next, own));
+            }
+        }
+    }
+    out
+}
+
+fn ascii_tree(t: &Theme, prefix: &str) -> String {
+    if t.symbols.tree_mid == "├─ " {
+        prefix.to_string()
+    } else {
+        prefix
+            .replace("├─ ", t.symbols.tree_mid)
+            .replace("└─ ", t.symbols.tree_last)
+            .replace("│  ", t.symbols.tree_pipe)
+    }
+}
+
+fn state_label(s: ResourceState) -> &'static str {
+    match s {
+        ResourceState::Missing => "(to create)",
+        ResourceState::Extra => "(to prune)",
+        _ => "",
+    }
+}
+
+fn render_resources(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
+    let t = &state.opts.theme;
+    let tree = resource_tree(a);
+    let h = area.height.saturating_sub(3) as usize;
+    let sel = state.detail.res_sel.min(tree.len().saturating_sub(1));
+    let (first, count) = window(tree.len(), sel, h);
+    let wide = area.width >= WIDE;
+    let rows: Vec<Row> = tree[first..first + count]
+        .iter()
+        .enumerate()
+        .map(|(n, (prefix, r))| {
+            let name = format!(
+                "{}{}/{}{}",
+                ascii_tree(t, prefix),
+                r.key.kind,
+                r.key.name,
+                if state_label(r.state).is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", state_label(r.state))
+                }
+            );
+            let sync = if r.state == ResourceState::Child {
+                Cell::from("")
+            } else {
+                sync_cell(t, r.sync)
+            };
+            let health = r
+                .health
+                .map(|h| health_cell(t, h))
+                .unwrap_or_else(|| Cell::from(""));
+            let mut cells = vec![Cell::from(name)];
+            if wide {
+                cells.push(Cell::from(r.key.namespace.clone()));
+            }
+            cells.extend([
+                sync,
+                health,
+                Cell::from(Span::styled(r.message.clone(), t.dim)),
+            ]);
+            let row = Row::new(cells);
+            if first + n == sel {
+                row.style(t.selected)
+            } else {
+                row
+            }
+        })
+        .collect();
+    let widths: Vec<Constraint> = if wide {
+        vec![
+            Constraint::Percentage(40),
+            Constraint::Length(18),
+            Constraint::Length(11),
+            Constraint::Length(13),
+            Constraint::Min(10),
+        ]
+    } else {
+        vec![
+            Constraint::Percentage(45),
+            Constraint::Length(11),
+            Constraint::Length(13),
+            Constraint::Min(5),
+        ]
+    };
+    let mut header = vec!["KIND/NAME"];
+    if wide {
+        header.push("NAMESPACE");
+    }
+    header.extend(["SYNC", "HEALTH", "MESSAGE"]);
+    f.render_widget(
+        Table::new(rows, widths)
+            .header(Row::new(header).style(t.header))
+            .block(Block::bordered().border_style(t.border).title(Span::styled(
+                format!(
+                    " Resources {}/{} ",
+                    if tree.is_empty() { 0 } else { sel + 1 },
+                    tree.len()
+                ),
+                t.title,
+            ))),
+        area,
+    );
+}
+
+fn highlight<'a>(text: &'a str, needle: &str, base: Style, hit: Style) -> Vec<Span<'a>> {
+    if needle.is_empty() {
+        return vec![Span::styled(text, base)];
+    }
+    let lower = text.to_lowercase();
+    let n = needle.to_lowercase();
+    if lower.len() != text.len() {
+        // Lower-casing changed byte offsets (non-ASCII): highlight the whole line instead.
+        let style = if lower.contains(&n) { hit } else { base };
+        return vec![Span::styled(text, style)];
+    }
+    let mut spans = Vec::new();
+    let mut pos = 0;
+    while let Some(i) = lower[pos..].find(&n) {
+        let s = pos + i;
+        if s > pos {
+            spans.push(Span::styled(&text[pos..s], base));
+        }
+        spans.push(Span::styled(&text[s..s + n.len()], hit));
+        pos = s + n.len();
+    }
+    if pos < text.len() {
+        spans.push(Span::styled(&text[pos..], base));
+    }
+    spans
+}
+
+fn render_diff(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
+    let t = &state.opts.theme;
+    if a.diffs.is_empty() {
+        let msg = if a.sync == SyncStatus::Synced {
+            "no differences: live matches Git".to_string()
+        } else if a.compared_at.is_none() {
+            format!("{} comparing…", spinner(state))
+        } else {
+            "no resource diff available".to_string()
+        };
+        f.render_widget(
+            Paragraph::new(Span::styled(msg, t.dim))
+                .block(Block::bordered().border_style(t.border).title(" Diff ")),
+            area,
+        );
+        return;
+    }
+    let wide = area.width >= WIDE;
+    let (list_area, text_area) = if wide {
+        let [l, r] = Layout::horizontal([Constraint::Length(40), Constraint::Min(20)]).areas(area);
+        (l, r)
+    } else {
+        let list_h = (a.diffs.len() as u16 + 2).min(area.height / 3).max(3);
+        let [l, r] = Layout::vertical([Constraint::Length(list_h), Constraint::Min(3)]).areas(area);
+        (l, r)
+    };
+    let sel = state.detail.diff_sel.min(a.diffs.len() - 1);
+    let lh = list_area.height.saturating_sub(2) as usize;
+    let (first, count) = window(a.diffs.len(), sel, lh);
+    let items: Vec<Line> = a.diffs[first..first + count]
+        .iter()
+        .enumerate()
+        .map(|(n, d)| {
+            let (mark, style) = t.change_mark(d.state);
+            let line = Line::from(vec![
+                Span::styled(format!("{mark} "), style),
+                Span::raw(trunc(
+                    &format!("{}/{}", d.key.kind, d.key.name),
+                    list_area.width.saturating_sub(5) as usize,
+                )),
+            ]);
+            if first + n == sel {
+                line.style(t.selected)
+            } else {
+                line
+            }
+        })
+        .collect();
+    let created = a
+        .diffs
+        .iter()
+        .filter(|d| d.state == ResourceState::Missing)
+        .count();
+    let pruned = a
+        .diffs
+        .iter()
+        .filter(|d| d.state == ResourceState::Extra)
+        .count();
+    let changed = a.diffs.len() - created - pruned;
+    f.render_widget(
+        Paragraph::new(items).block(Block::bordered().border_style(t.border).title(Span::styled(
+            format!(" {} changed · {created} new · {pruned} prune ", changed),
+            t.title,
+        ))),
+        list_area,
+    );
+    let d = &a.diffs[sel];
+    let lines = state.diff_lines(a, sel);
+    let th = text_area.height.saturating_sub(2) as usize;
+    // Never scroll past the point where the last line reaches the bottom of the pane.
+    let scroll = state.detail.diff_scroll.min(lines.len().saturating_sub(th));
+    let needle = state.detail.search.as_str();
+    let shown: Vec<Line> = lines
+        .iter()
+        .enumerate()
+        .skip(scroll)
+        .take(th)
+        .map(|(j, l)| {
+            let current = state.detail.match_at == Some((sel, j));
+            let hit = if current {
+                t.search_hit
+                    .add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+            } else {
+                t.search_hit
+            };
+            match l {
+                DiffLine::Header(s) => Line::from(Span::styled(s.as_str(), t.dim)),
+                DiffLine::Hunk(s) => Line::from(Span::styled(s.as_str(), t.diff_hunk)),
+                DiffLine::Add(s) => {
+                    let mut v = vec![Span::styled("+ ", t.diff_add)];
+                    v.extend(highlight(s, needle, t.diff_add, hit));
+                    Line::from(v)
+                }
+                DiffLine::Del(s) => {
+                    let mut v = vec![Span::styled("- ", t.diff_del)];
+                    v.extend(highlight(s, needle, t.diff_del, hit));
+                    Line::from(v)
+                }
+                DiffLine::Context(s) => {
+                    let mut v = vec![Span::raw("  ")];
+                    v.extend(highlight(s, needle, t.base, hit));
+                    Line::from(v)
+                }
+                DiffLine::Fold(n) => Line::from(Span::styled(
+                    format!("  {} {n} unchanged lines", t.symbols.fold),
+                    t.diff_fold,
+                )),
+            }
+        })
+        .collect();
+    let title = format!(
+        " {} {}/{}{} ",
+        t.change_mark(d.state).0,
+        d.key.kind,
+        d.key.name,
+        match d.state {
+            ResourceState::Missing => " — will be created",
+            ResourceState::Extra => " — will be pruned",
+            _ => "",
+        }
+    );
+    f.render_widget(
+        Paragraph::new(shown).block(
+            Block::bordered()
+                .border_style(t.border_focus)
+                .title(Span::styled(title, t.title))
+                .title_bottom(Span::styled(
+                    format!(
+                        " {}-{}/{} · pgup/pgdn scroll · / search · n/N ",
+                        (scroll + 1).min(lines.len()),
+                        (scroll + th).min(lines.len()),
+                        lines.len()
+                    ),
+                    t.dim,
+                )),
+        ),
+        text_area,
+    );
+}
+
+fn render_history(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
+    let t = &state.opts.theme;
+    let hist = sorted_history(a);
+    let h = area.height.saturating_sub(3) as usize;
+    let sel = state.detail.hist_sel.min(hist.len().saturating_sub(1));
+    let (first, count) = window(hist.len(), sel, h);
+    let deployed = a.deployed.as_ref().map(|r| r.sha.as_str());
+    let rows: Vec<Row> = hist[first..first + count]
+        .iter()
+        .enumerate()
+        .map(|(n, e)| {
+            let current = Some(e.revision.as_str()) == deployed;
+            let row = Row::new(vec![
+                Cell::from(if current { "●" } else { " " }),
+                Cell::from(e.id.to_string()),
+                Cell::from(short(&e.revision)),
+                Cell::from(e.subject.clone()),
+                Cell::from(
+                    e.deployed_at
+                        .replace('T', " ")
+                        .chars()
+                        .take(16)
+                        .collect::<String>(),
+                ),
+                Cell::from(e.initiated_by.clone()),
+            ]);
+            if first + n == sel {
+                row.style(t.selected)
+            } else {
+                row
+            }
+        })
+        .collect();
+    let hint = if state.opts.readonly {
+        String::new()
+    } else {
+        " enter: roll back to the selected entry ".into()
+    };
+    f.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(1),
+                Constraint::Length(4),
+                Constraint::Length(8),
+                Constraint::Min(12),
+                Constraint::Length(17),
+                Constraint::Length(18),
+            ],
+        )
+        .header(Row::new(vec!["", "ID", "REVISION", "SUBJECT", "DEPLOYED", "BY"]).style(t.header))
+        .block(
+            Block::bordered()
+                .border_style(t.border)
+                .title(Span::styled(
+                    " History (newest first, ● deployed) ",
+                    t.title,
+                ))
+                .title_bottom(Span::styled(hint, t.dim)),
+        ),
+        area,
+    );
+    if hist.is_empty() {
+        f.render_widget(
+            Paragraph::new(Span::styled("no successful sync recorded yet", t.dim)),
+            Rect {
+                x: area.x + 2,
+                y: area.y + 2,
+                width: area.width.saturating_sub(4),
+                height: 1,
+            },
+        );
+    }
+}
+
+/// A pod as the Pods pane shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodView<'a> {
+    pub row: &'a ResourceRow,
+    /// Owner chain, e.g. `ReplicaSet/web-5d8f → Deployment/web`.
+    pub owner: String,
+}
+
+/// The App's pods, with their owner chains.
+pub fn pods(app: &AppState) -> Vec<PodView<'_>> {
+    let by_key: HashMap<&ResourceKey, &ResourceRow> =
+        app.resources.iter().map(|r| (&r.key, r)).collect();
+    let mut out: Vec<PodView> = app
+        .resources
+        .iter()
+        .filter(|r| r.key.kind == "Pod")
+        .map(|r| {
+            let mut chain = Vec::new();
+            let mut cur = r.owners.first();
+            while let Some(o) = cur {
+                chain.push(format!("{}/{}", o.kind, o.name));
+                cur = by_key.get(o).and_then(|p| p.owners.first());
+                if chain.len() > 4 {
+                    break;
+                }
+            }
+            PodView {
+                row: r,
+                owner: chain.join(" → "),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.row.key.name.cmp(&b.row.key.name));
+    out
+}
+
+fn render_pods(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
+    let t = &state.opts.theme;
+    let list = pods(a);
+    let detail_h = if area.height >= 14 { 6 } else { 4 };
+    let [top, bottom] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(detail_h)]).areas(area);
+    let h = top.height.saturating_sub(3) as usize;
+    let sel = state.detail.pod_sel.min(list.len().saturating_sub(1));
+    let (first, count) = window(list.len(), sel, h);
+    let wide = area.width >= WIDE;
+    let rows: Vec<Row> = list[first..first + count]
+        .iter()
+        .enumerate()
+        .map(|(n, p)| {
+            let status = p.row.health.unwrap_or(HealthStatus::Unknown);
+            let mut cells = vec![Cell::from(p.row.key.name.clone()), health_cell(t, status)];
+            if wide {
+                cells.push(Cell::from(p.owner.clone()));
+            }
+            cells.push(Cell::from(Span::styled(
+                p.row.message.lines().next().unwrap_or("").to_string(),
+                t.dim,
+            )));
+            let row = Row::new(cells);
+            if first + n == sel {
+                row.style(t.selected)
+            } else {
+                row
+            }
+        })
+        .collect();
+    let mut widths = vec![Constraint::Percentage(38), Constraint::Length(13)];
+    let mut header = vec!["NAME", "STATUS"];
+    if wide {
+        widths.push(Constraint::Percentage(30));
+        header.push("OWNER");
+    }
+    widths.push(Constraint::Min(8));
+    header.push("MESSAGE");
+    f.render_widget(
+        Table::new(rows, widths)
+            .header(Row::new(header).style(t.header))
+            .block(
+                Block::bordered()
+                    .border_style(t.border)
+                    .title(Span::styled(format!(" Pods ({}) ", list.len()), t.title)),
+            ),
+        top,
+    );
+    let detail: Vec<Line> = match list.get(sel) {
+        Some(p) => {
+            let mut v = vec![Line::from(vec![
+                Span::styled(p.row.key.name.clone(), t.header),
+                Span::styled(
+                    if p.owner.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  owned by {}", p.owner)
+                    },
+                    t.dim,
+                ),
+            ])];
+            if p.row.message.is_empty() {
+                v.push(Line::from(Span::styled(
+                    "no recent events or failing conditions",
+                    t.dim,
+                )));
+            }
+            for l in p.row.message.lines() {
+                let style = match p.row.health {
+                    Some(HealthStatus::Degraded) => t.error,
+                    Some(HealthStatus::Progressing) => t.progress,
+                    _ => t.base,
+                };
+                v.push(Line::from(Span::styled(l.to_string(), style)));
+            }
+            v
+        }
+        None => vec![Line::from(Span::styled("no pods", t.dim))],
+    };
+    f.render_widget(
+        Paragraph::new(detail).wrap(Wrap { trim: true }).block(
+            Block::bordered()
+                .border_style(t.border)
+                .title(" Events & conditions "),
+        ),
+        bottom,
+    );
+}
+
+fn render_log(state: &State, f: &mut Frame, area: Rect) {
+    let t = &state.opts.theme;
+    let h = area.height.saturating_sub(2) as usize;
+    let lines: Vec<Line> = state
+        .log
+        .iter()
+        .rev()
+        .take(h)
+        .rev()
+        .map(|l| {
+            let style = match l.level {
+                NoticeLevel::Info => t.base,
+                NoticeLevel::Warn => t.warn,
+                NoticeLevel::Error => t.error,
+            };
+            Line::from(vec![
+                Span::styled(format!("{:>8} ", ago(state.now, Some(l.at))), t.dim),
+                Span::styled(l.text.clone(), style),
+            ])
+        })
+        .collect();
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::bordered()
+                .border_style(t.border)
+                .title(Span::styled(" Log (L to hide) ", t.title)),
+        ),
+        area,
+    );
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width.saturating_sub(2)).max(10.min(area.width));
+    let h = h.min(area.height).max(3.min(area.height));
+    Rect {
+        x: area.x + (area.width.saturating_sub(w)) / 2,
+        y: area.y + (area.height.saturating_sub(h)) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn dialog_block<'a>(t: &Theme, title: String) -> Block<'a> {
+    Block::bordered()
+        .border_style(t.border_focus)
+        .title(Span::styled(format!(" {title} "), t.title))
+}
+
+fn buttons(t: &Theme, focus: Focus, confirm: &str, danger: bool) -> Line<'static> {
+    let cancel_style = if focus == Focus::Cancel {
+        t.button_focus
+    } else {
+        t.button
+    };
+    let confirm_style = if focus == Focus::Confirm {
+        if danger {
+            t.danger_focus
+        } else {
+            t.button_focus
+        }
+    } else {
+        t.button
+    };
+    Line::from(vec![
+        Span::raw("  "),
+        Span::styled("[ Cancel ]", cancel_style),
+        Span::raw("   "),
+        Span::styled(format!("[ {confirm} ]"), confirm_style),
+        Span::styled("   tab move · enter choose · esc cancel", t.dim),
+    ])
+}
+
+fn guard_lines(t: &Theme, guard: &Guard, focus: Focus) -> Vec<Line<'static>> {
+    let mut v = Vec::new();
+    if let Some(env) = &guard.expect {
+        let style = if focus == Focus::Input {
+            t.button_focus
+        } else {
+            t.base
+        };
+        v.push(Line::from(vec![
+            Span::styled(
+                format!("{env} is protected: type {env} to confirm "),
+                t.warn,
+            ),
+            Span::styled(format!("[{:<10}]", guard.typed), style),
+        ]));
+    }
+    if let Some(e) = &guard.error {
+        v.push(Line::from(Span::styled(e.clone(), t.error)));
+    }
+    v.push(Line::from(""));
+    v.push(buttons(
+        t,
+        focus,
+        &guard.confirm_label,
+        guard.expect.is_some(),
+    ));
+    v
+}
+
+fn result_line(t: &Theme, r: &crate::engine::api::ResourceResult, w: usize) -> Line<'static> {
+    let (sym, style) = match r.code {
+        c if c.is_failure() => (t.symbols.degraded, t.error),
+        ResultCode::Pruned | ResultCode::WouldPrune => (t.symbols.pruned, t.diff_del),
+        ResultCode::Created | ResultCode::WouldCreate => (t.symbols.created, t.diff_add),
+        ResultCode::Unchanged | ResultCode::PruneSkipped => (" ", t.dim),
+        ResultCode::HookRunning => (t.symbols.progressing, t.progress),
+        _ => (t.symbols.synced, t.ok),
+    };
+    Line::from(vec![
+        Span::styled(format!("{sym} {:<14}", format!("{:?}", r.code)), style),
+        Span::raw(trunc(
+            &format!(
+                "{}/{}{}",
+                r.key.kind,
+                r.key.name,
+                if r.message.is_empty() {
+                    String::new()
+                } else {
+                    format!("  {}", r.message)
+                }
+            ),
+            w.saturating_sub(16),
+        )),
+    ])
+}
+
+fn render_dialog(state: &State, d: &Dialog, f: &mut Frame, area: Rect) {
+    let t = &state.opts.theme;
+    let wide = area.width >= WIDE;
+    let dw = if wide {
+        100
+    } else {
+        area.width.saturating_sub(4)
+    };
+    let rect = centered(area, dw, area.height.saturating_sub(2));
+    let iw = rect.width.saturating_sub(2) as usize;
+    let ih = rect.height.saturating_sub(2) as usize;
+    let (title, lines): (String, Vec<Line>) = match d {
+        Dialog::Sync(s) => {
+            let Some(a) = state.app(&s.app) else { return };
+            let mut v = Vec::new();
+            v.push(Line::from(format!(
+                "Sync to {}  (deployed {})",
+                a.revision
+                    .as_ref()
+                    .map(|r| format!("{} {}", r.short(), r.subject))
+                    .unwrap_or_else(|| "the target revision".into()),
+                a.deployed
+                    .as_ref()
+                    .map(|r| r.short().to_string())
+                    .unwrap_or_else(|| "nothing".into())
+            )));
+            let created = a
+                .diffs
+                .iter()
+                .filter(|d| d.state == ResourceState::Missing)
+                .count();
+            let pruned = a
+                .diffs
+                .iter()
+                .filter(|d| d.state == ResourceState::Extra)
+                .count();
+            let updated = a.diffs.len() - created - pruned;
+            v.push(Line::from(vec![
+                Span::styled(format!("{created} to create"), t.diff_add),
+                Span::raw(", "),
+                Span::styled(format!("{updated} to update"), t.warn),
+                Span::raw(", "),
+                Span::styled(
+                    if s.flags[0] {
+                        format!("{pruned} to prune")
+                    } else {
+                        format!("{pruned} left in place (prune off)")
+                    },
+                    t.diff_del,
+                ),
+            ]));
+            let fixed = 2 + SYNC_FLAGS.len() + 5 + usize::from(s.guard.expect.is_some());
+            let room = ih.saturating_sub(fixed).max(1);
+            for (n, d) in a.diffs.iter().enumerate() {
+                if n + 1 == room && a.diffs.len() > room {
+                    v.push(Line::from(Span::styled(
+                        format!("  … {} more (d shows the full diff)", a.diffs.len() - n),
+                        t.dim,
+                    )));
+                    break;
+                }
+                let (mark, style) = t.change_mark(d.state);
+                v.push(Line::from(vec![
+                    Span::styled(format!("  {mark} "), style),
+                    Span::raw(format!("{}/{}", d.key.kind, d.key.name)),
+                    Span::styled(format!("  {}", d.key.namespace), t.dim),
+                ]));
+            }
+            if a.diffs.is_empty() {
+                v.push(Line::from(Span::styled(
+                    "  no differences: the sync re-applies every resource",
+                    t.dim,
+                )));
+            }
+            v.push(Line::from(Span::styled(
+                "Options (space toggles):",
+                t.header,
+            )));
+            for (i, (name, help)) in SYNC_FLAGS.iter().enumerate() {
+                let on = s.flags[i];
+                let style = if s.focus == Focus::Option(i) {
+                    t.button_focus
+                } else {
+                    t.base
+                };
+                v.push(Line::from(vec![
+                    Span::styled(
+                        format!(
+                            " {} {name}",
+                            if on {
+                                t.symbols.check_on
+                            } else {
+                                t.symbols.check_off
+                            }
+                        ),
+                        style,
+                    ),
+                    Span::styled(format!("  {help}"), t.dim),
+                ]));
+            }
+            v.extend(guard_lines(t, &s.guard, s.focus));
+            (format!("Sync {}", s.app), v)
+        }
+        Dialog::Progress(p) => {
+            let op = state.ops.get(&p.app);
+            let mut v = Vec::new();
+            let finished = op.and_then(|o| o.finished.as_ref());
+            let status = match (&p.outcome, finished) {
+                (_, Some(r)) => format!("{:?}", r.phase),
+                (Some(o), None) => match o {
+                    CommandOutcome::Refused(_) => "Refused".into(),
+                    CommandOutcome::Failed(_) => "Failed".into(),
+                    _ => "Finished".into(),
+                },
+                (None, None) => format!("{} running", spinner(state)),
+            };
+            match op {
+                Some(o) => {
+                    let total = o.total.max(1);
+                    let done = o.done.min(total);
+                    let bar_w = iw.saturating_sub(30).max(10);
+                    let filled = bar_w * done / total;
+                    v.push(Line::from(vec![
+                        Span::raw(format!("phase {} · wave {} ", o.phase, o.wave)),
+                        Span::styled("█".repeat(filled), t.progress),
+                        Span::styled("░".repeat(bar_w - filled), t.dim),
+                        Span::raw(format!(" {done}/{}", o.total)),
+                    ]));
+                    if let Some(r) = &o.retrying {
+                        v.push(Line::from(Span::styled(r.clone(), t.warn)));
+                    }
+                    if !o.message.is_empty() {
+                        v.push(Line::from(Span::styled(o.message.clone(), t.dim)));
+                    }
+                    let results = finished.map(|r| &r.resources).unwrap_or(&o.results);
+                    let room = ih.saturating_sub(v.len() + 3);
+                    let start = p.scroll.min(results.len().saturating_sub(room));
+                    for r in results.iter().skip(start).take(room) {
+                        v.push(result_line(t, r, iw));
+                    }
+                    if let Some(r) = finished
+                        && !r.message.is_empty()
+                    {
+                        let style = if r.phase == OperationPhase::Succeeded {
+                            t.ok
+                        } else {
+                            t.error
+                        };
+                        v.push(Line::from(Span::styled(r.message.clone(), style)));
+                    }
+                }
+                None => v.push(Line::from(Span::styled(
+                    format!("{} waiting for the engine…", spinner(state)),
+                    t.progress,
+                ))),
+            }
+            match &p.outcome {
+                Some(CommandOutcome::Refused(m)) | Some(CommandOutcome::Failed(m)) => {
+                    for l in m.lines() {
+                        v.push(Line::from(Span::styled(l.to_string(), t.error)));
+                    }
+                }
+                _ => {}
+            }
+            v.push(Line::from(""));
+            v.push(Line::from(Span::styled(
+                if p.outcome.is_some() || finished.is_some() {
+                    "enter/esc close · j/k scroll"
+                } else {
+                    "esc close (the operation continues in the background)"
+                },
+                t.dim,
+            )));
+            (
+                format!(
+                    "{}{} {} — {status}",
+                    kind_label(p.kind),
+                    if p.dry_run { " (dry run)" } else { "" },
+                    p.app
+                ),
+                v,
+            )
+        }
+        Dialog::Rollback(r) => {
+            let Some(a) = state.app(&r.app) else { return };
+            let hist = sorted_history(a);
+            let entry_line = |id: u64| {
+                hist.iter()
+                    .find(|h| h.id == id)
+                    .map(|h| {
+                        format!(
+                            "#{} {} {} (deployed {} by {})",
+                            h.id,
+                            short(&h.revision),
+                            h.subject,
+                            h.deployed_at,
+                            h.initiated_by
+                        )
+                    })
+                    .unwrap_or_else(|| format!("#{id}"))
+            };
+            let mut v = Vec::new();
+            match &r.step {
+                RollbackStep::Pick { sel } => {
+                    v.push(Line::from("Pick the history entry to roll back to:"));
+                    let room = ih.saturating_sub(3);
+                    let (first, count) = window(hist.len(), *sel, room);
+                    let deployed = a.deployed.as_ref().map(|r| r.sha.as_str());
+                    for (n, h) in hist[first..first + count].iter().enumerate() {
+                        let line = Line::from(trunc(
+                            &format!(
+                                "{} #{:<3} {} {}  {}  {}",
+                                if Some(h.revision.as_str()) == deployed {
+                                    "●"
+                                } else {
+                                    " "
+                                },
+                                h.id,
+                                short(&h.revision),
+                                h.subject,
+                                h.deployed_at
+                                    .replace('T', " ")
+                                    .chars()
+                                    .take(16)
+                                    .collect::<String>(),
+                                h.initiated_by
+                            ),
+                            iw,
+                        ));
+                        v.push(if first + n == *sel {
+                            line.style(t.selected)
+                        } else {
+                            line
+                        });
+                    }
+                    v.push(Line::from(""));
+                    v.push(Line::from(Span::styled("enter review · esc cancel", t.dim)));
+                }
+                RollbackStep::AutoSyncOn { entry, focus } => {
+                    v.push(Line::from(format!("Roll back to {}", entry_line(*entry))));
+                    v.push(Line::from(""));
+                    v.push(Line::from(Span::styled(
+                        format!("Auto-sync is on for {}.", r.app),
+                        t.warn,
+                    )));
+                    v.push(Line::from(
+                        "A rollback is refused while auto-sync is on: it would sync straight back",
+                    ));
+                    v.push(Line::from(
+                        "to Git's target revision. Turn auto-sync off for this App?",
+                    ));
+                    v.push(Line::from(Span::styled(
+                        "The override is stored in the cluster, visible to every operator;",
+                        t.dim,
+                    )));
+                    v.push(Line::from(Span::styled(
+                        "press a on the App to turn auto-sync back on later.",
+                        t.dim,
+                    )));
+                    v.push(Line::from(""));
+                    v.push(buttons(t, *focus, "Turn off auto-sync and continue", false));
+                }
+                RollbackStep::Review {
+                    entry,
+                    preview,
+                    focus,
+                    guard,
+                    ..
+                } => {
+                    v.push(Line::from(trunc(
+                        &format!(
+                            "from {}",
+                            a.deployed
+                                .as_ref()
+                                .map(|r| format!("{} {}", r.short(), r.subject))
+                                .unwrap_or_else(|| "-".into())
+                        ),
+                        iw,
+                    )));
+                    v.push(Line::from(trunc(
+                        &format!("to   {}", entry_line(*entry)),
+                        iw,
+                    )));
+                    v.push(Line::from(""));
+                    let room = ih.saturating_sub(v.len() + 4 + usize::from(guard.expect.is_some()));
+                    match preview {
+                        None => v.push(Line::from(Span::styled(
+                            format!("{} computing the changes (dry run)…", spinner(state)),
+                            t.progress,
+                        ))),
+                        Some(CommandOutcome::Operation(res)) => {
+                            let changing: Vec<_> = res
+                                .resources
+                                .iter()
+                                .filter(|r| {
+                                    !matches!(r.code, ResultCode::Unchanged | ResultCode::Synced)
+                                })
+                                .collect();
+                            v.push(Line::from(Span::styled(
+                                format!("{} resources would change:", changing.len()),
+                                t.header,
+                            )));
+                            for r in changing.iter().take(room.saturating_sub(1)) {
+                                v.push(result_line(t, r, iw));
+                            }
+                        }
+                        Some(CommandOutcome::Refused(m)) | Some(CommandOutcome::Failed(m)) => {
+                            v.push(Line::from(Span::styled(
+                                format!("preview failed: {m}"),
+                                t.error,
+                            )));
+                        }
+                        Some(CommandOutcome::Done) => v.push(Line::from("no changes")),
+                    }
+                    v.extend(guard_lines(t, guard, *focus));
+                }
+            }
+            (format!("Roll back {}", r.app), v)
+        }
+        Dialog::Promote(p) => render_promote_lines(state, p, iw, ih),
+        Dialog::Confirm(c) => {
+            let mut v: Vec<Line> = c.lines.iter().map(|l| Line::from(l.clone())).collect();
+            v.push(Line::from(""));
+            v.extend(guard_lines(t, &c.guard, c.focus));
+            (c.title.clone(), v)
+        }
+    };
+    let h = (lines.len() as u16 + 2).min(rect.height);
+    let rect = centered(area, rect.width, h);
+    f.render_widget(Clear, rect);
+    f.render_widget(Paragraph::new(lines).block(dialog_block(t, title)), rect);
+    // The commit-message editor is a real widget; draw it over its reserved lines.
+    if let Dialog::Promote(p) = d
+        && let PromoteStep::Message { editor, focus, .. } = &p.step
+    {
+        let er = Rect {
+            x: rect.x + 1,
+            y: rect.y + 2,
+            width: rect.width.saturating_sub(2),
+            height: 5.min(rect.height.saturating_sub(3)),
+        };
+        let mut ed = (**editor).clone();
+        ed.set_block(
+            Block::bordered()
+                .border_style(if *focus == Focus::Editor {
+                    t.border_focus
+                } else {
+                    t.border
+                })
+                .title(" commit message (ctrl-s commit · tab to buttons) "),
+        );
+        ed.set_cursor_line_style(Style::default());
+        f.render_widget(&ed, er);
+    }
+}
+
+fn render_promote_lines(
+    state: &State,
+    p: &super::state::PromoteDialog,
+    iw: usize,
+    ih: usize,
+) -> (String, Vec<Line<'static>>) {
+    let t = &state.opts.theme;
+    let mut v = Vec::new();
+    let title = format!("Promote {} → {}", p.source, p.target);
+    match &p.step {
+        PromoteStep::Envs {
+            envs,
+            source,
+            target,
+            column,
+        } => {
+            v.push(Line::from("Choose the source and target environments:"));
+            v.push(Line::from(vec![
+                Span::styled(
+                    format!("  {:<20}", "SOURCE"),
+                    if *column == 0 { t.header } else { t.dim },
+                ),
+                Span::styled("TARGET", if *column == 1 { t.header } else { t.dim }),
+            ]));
+            for (i, e) in envs.iter().enumerate() {
+                let s_style = if i == *source {
+                    if *column == 0 { t.selected } else { t.header }
+                } else {
+                    t.base
+                };
+                let t_style = if i == *target {
+                    if *column == 1 { t.selected } else { t.header }
+                } else {
+                    t.base
+                };
+                v.push(Line::from(vec![
+                    Span::raw("  "),
+                    Span::styled(format!("{:<18}", e), s_style),
+                    Span::raw("  "),
+                    Span::styled(format!("{:<18}", e), t_style),
+                ]));
+            }
+            v.push(Line::from(""));
+            v.push(Line::from(Span::styled(
+                "←/→ column · ↑/↓ choose · enter compare values · esc cancel",
+                t.dim,
+            )));
+        }
+        PromoteStep::Keys {
+            preview,
+            picked,
+            sel,
+            ..
+        } => match preview {
+            None => v.push(Line::from(Span::styled(
+                format!("{} comparing values files…", spinner(state)),
+                t.progress,
+            ))),
+            Some(Err(e)) => {
+                for l in e.lines() {
+                    v.push(Line::from(Span::styled(l.to_string(), t.error)));
+                }
+                v.push(Line::from(Span::styled("esc close", t.dim)));
+            }
+            Some(Ok(pv)) if pv.changes.is_empty() => {
+                v.push(Line::from(format!(
+                    "{} and {} agree on every value: nothing to promote.",
+                    p.source, p.target
+                )));
+                v.push(Line::from(Span::styled("esc close", t.dim)));
+            }
+            Some(Ok(pv)) => {
+                let col = iw.saturating_sub(30) / 2;
+                v.push(Line::from(Span::styled(
+                    format!(
+                        "    {:<24} {:<col$} {:<col$}",
+                        "KEY",
+                        trunc(&p.source, col),
+                        trunc(&p.target, col)
+                    ),
+                    t.header,
+                )));
+                let room = ih.saturating_sub(4);
+                let (first, count) = window(pv.changes.len(), *sel, room);
+                for (n, c) in pv.changes[first..first + count].iter().enumerate() {
+                    let i = first + n;
+                    let on = picked.get(i).copied().unwrap_or(false);
+                    let val = |v: &Option<String>| {
+                        trunc(
+                            &v.clone()
+                                .unwrap_or_else(|| "(absent)".into())
+                                .replace('\n', " "),
+                            col,
+                        )
+                    };
+                    let line = Line::from(vec![
+                        Span::raw(format!(
+                            "{} ",
+                            if on {
+                                t.symbols.check_on
+                            } else {
+                                t.symbols.check_off
+                            }
+                        )),
+                        Span::raw(format!("{:<24} ", trunc(&c.key, 24))),
+                        Span::styled(format!("{:<col$} ", val(&c.source)), t.diff_add),
+                        Span::styled(val(&c.target), t.diff_del),
+                    ]);
+                    v.push(if i == *sel {
+                        line.style(t.selected)
+                    } else {
+                        line
+                    });
+                }
+                v.push(Line::from(""));
+                v.push(Line::from(Span::styled(
+                    format!(
+                        "space pick · A all/none · enter preview the change to {} · esc cancel",
+                        pv.file
+                    ),
+                    t.dim,
+                )));
+            }
+        },
+        PromoteStep::Review {
+            keys,
+            preview,
+            scroll,
+            ..
+        } => match preview {
+            None => v.push(Line::from(Span::styled(
+                format!("{} preparing the change…", spinner(state)),
+                t.progress,
+            ))),
+            Some(Err(e)) => {
+                for l in e.lines() {
+                    v.push(Line::from(Span::styled(l.to_string(), t.error)));
+                }
+            }
+            Some(Ok(pv)) => {
+                v.push(Line::from(trunc(
+                    &format!("{} — keys: {}", pv.file, keys.join(", ")),
+                    iw,
+                )));
+                let lines = super::state::fold_diff(&pv.diff);
+                let room = ih.saturating_sub(4);
+                for l in lines.iter().skip(*scroll).take(room) {
+                    v.push(match l {
+                        DiffLine::Header(s) => Line::from(Span::styled(s.clone(), t.dim)),
+                        DiffLine::Hunk(s) => Line::from(Span::styled(s.clone(), t.diff_hunk)),
+                        DiffLine::Add(s) => Line::from(Span::styled(format!("+ {s}"), t.diff_add)),
+                        DiffLine::Del(s) => Line::from(Span::styled(format!("- {s}"), t.diff_del)),
+                        DiffLine::Context(s) => Line::from(format!("  {s}")),
+                        DiffLine::Fold(n) => Line::from(Span::styled(
+                            format!("  {} {n} unchanged lines", t.symbols.fold),
+                            t.diff_fold,
+                        )),
+                    });
+                }
+                v.push(Line::from(""));
+                v.push(Line::from(Span::styled(
+                    "j/k scroll · enter write the commit message · esc cancel",
+                    t.dim,
+                )));
+            }
+        },
+        PromoteStep::Message {
+            keys, focus, guard, ..
+        } => {
+            v.push(Line::from(trunc(&format!("keys: {}", keys.join(", ")), iw)));
+            // Reserved lines for the editor widget drawn on top.
+            for _ in 0..5 {
+                v.push(Line::from(""));
+            }
+            v.push(Line::from(Span::styled(
+                "One commit in the repository (author from git config), pushed when the branch has a remote.",
+                t.dim,
+            )));
+            let f = if *focus == Focus::Editor {
+                Focus::Option(99)
+            } else {
+                *focus
+            };
+            v.extend(guard_lines(t, guard, f));
+        }
+        PromoteStep::Committing { keys, outcome, .. } => {
+            v.push(Line::from(trunc(&format!("keys: {}", keys.join(", ")), iw)));
+            match outcome {
+                None => v.push(Line::from(Span::styled(
+                    format!("{} committing…", spinner(state)),
+                    t.progress,
+                ))),
+                Some(CommandOutcome::Done) | Some(CommandOutcome::Operation(_)) => {
+                    v.push(Line::from(Span::styled(
+                        format!(
+                            "committed: {} will show OutOfSync at the new revision after the next refresh",
+                            p.target
+                        ),
+                        t.ok,
+                    )));
+                }
+                Some(CommandOutcome::Refused(m)) | Some(CommandOutcome::Failed(m)) => {
+                    for l in m.lines() {
+                        v.push(Line::from(Span::styled(l.to_string(), t.error)));
+                    }
+                }
+            }
+            v.push(Line::from(""));
+            v.push(Line::from(Span::styled("enter/esc close", t.dim)));
+        }
+    }
+    (title, v)
+}
+
+/// Keys shown in help for the current screen.
+fn help_actions(state: &State) -> Vec<KeyAction> {
+    let mut v = vec![
+        KeyAction::Up,
+        KeyAction::Down,
+        KeyAction::PageUp,
+        KeyAction::PageDown,
+        KeyAction::Top,
+        KeyAction::Bottom,
+    ];
+    match state.screen {
+        Screen::Apps => v.extend([KeyAction::Enter, KeyAction::Filter, KeyAction::Diff]),
+        Screen::Detail => v.extend([
+            KeyAction::NextPane,
+            KeyAction::PrevPane,
+            KeyAction::Filter,
+            KeyAction::NextMatch,
+            KeyAction::PrevMatch,
+            KeyAction::Diff,
+            KeyAction::Back,
+        ]),
+    }
+    v.extend([
+        KeyAction::Sync,
+        KeyAction::Rollback,
+        KeyAction::Promote,
+        KeyAction::AutoSync,
+        KeyAction::Refresh,
+        KeyAction::Palette,
+        KeyAction::Logs,
+        KeyAction::Help,
+        KeyAction::Quit,
+    ]);
+    v.retain(|a| !(state.opts.readonly && a.is_mutating()));
+    v
+}
+
+fn render_help(state: &State, f: &mut Frame, area: Rect) {
+    let t = &state.opts.theme;
+    let km = &state.opts.keymap;
+    let mut keys: Vec<(String, String)> = help_actions(state)
+        .into_iter()
+        .map(|a| {
+            let desc = match (a, state.screen) {
+                (KeyAction::Filter, Screen::Detail) => "search the diff".to_string(),
+                (KeyAction::Filter, Screen::Apps) => "filter Apps".to_string(),
+                _ => a.describe().to_string(),
+            };
+            (km.keys_for(a), desc)
+        })
+        .filter(|(k, _)| !k.is_empty())
+        .collect();
+    for (i, e) in state.opts.extras.iter().enumerate() {
+        let _ = i;
+        keys.push((e.key.to_string(), e.description.clone()));
+    }
+    let wide = area.width >= 100;
+    let mut lines = vec![Line::from(Span::styled(
+        match state.screen {
+            Screen::Apps => "Apps screen",
+            Screen::Detail => "App detail",
+        },
+        t.header,
+    ))];
+    let key_line = |(k, d): &(String, String)| {
+        vec![
+            Span::styled(format!("{:>12} ", k), t.key),
+            Span::raw(format!("{:<34}", trunc(d, 34))),
+        ]
+    };
+    let palette: Vec<(String, String)> = PALETTE
+        .iter()
+        .filter(|(c, _)| {
+            !(state.opts.readonly
+                && ["sync", "rollback", "promote", "autosync"]
+                    .iter()
+                    .any(|m| c[1..].starts_with(m)))
+        })
+        .map(|(c, d)| (c.to_string(), d.to_string()))
+        .collect();
+    if wide {
+        let n = keys.len().max(palette.len());
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<47}", "keys"), t.dim),
+            Span::styled("commands (:)", t.dim),
+        ]));
+        for i in 0..n {
+            let mut spans = keys
+                .get(i)
+                .map(key_line)
+                .unwrap_or_else(|| vec![Span::raw(" ".repeat(47))]);
+            if let Some((c, d)) = palette.get(i) {
+                spans.push(Span::styled(format!("{c:<20}"), t.key));
+                spans.push(Span::raw(d.clone()));
+            }
+            lines.push(Line::from(spans));
+        }
+    } else {
+        for k in &keys {
+            lines.push(Line::from(key_line(k)));
+        }
+        lines.push(Line::from(Span::styled(
+            format!(
+                "commands: {}",
+                palette
+                    .iter()
+                    .map(|(c, _)| c.split_whitespace().next().unwrap_or(""))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            t.dim,
+        )));
+    }
+    if state.opts.readonly {
+        lines.push(Line::from(Span::styled(
+            "read-only: sync, rollback, promote and auto-sync are disabled",
+            t.warn,
+        )));
+    }
+    lines.push(Line::from(Span::styled("esc or ? closes", t.dim)));
+    let w = if wide {
+        90
+    } else {
+        area.width.saturating_sub(2)
+    };
+    let rect = centered(area, w, lines.len() as u16 + 2);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines).block(dialog_block(t, "Help".into())),
+        rect,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_keeps_selection_visible() {
+        assert_eq!(window(100, 0, 10), (0, 10));
+        assert_eq!(window(100, 15, 10), (6, 10));
+        assert_eq!(window(5, 4, 10), (0, 5));
+        assert_eq!(window(5, 0, 0), (0, 0));
+    }
+
+    #[test]
+    fn trunc_marks_cut_text() {
+        assert_eq!(trunc("abcdef", 4), "abc…");
+        assert_eq!(trunc("abc", 4), "abc");
+        assert_eq!(trunc("abc", 0), "");
+    }
+
+    #[test]
+    fn highlight_splits_on_matches_case_insensitively() {
+        let s = highlight(
+            "Image: Foo image",
+            "image",
+            Style::default(),
+            Style::default().add_modifier(Modifier::BOLD),
+        );
+        let texts: Vec<&str> = s.iter().map(|s| s.content.as_ref()).collect();
+        assert_eq!(texts, vec!["Image", ": Foo ", "image"]);
+    }
+}

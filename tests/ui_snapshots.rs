@@ -1,0 +1,736 @@
+//! Snapshots of every screen and dialog at 80×24 and 160×48 (ratatui `TestBackend`), plus the
+//! behaviour the screens promise: confirmations default to Cancel, protected envs need the name
+//! typed, `--readonly` refuses mutations, keys are remappable.
+
+#[path = "ui_fixtures.rs"]
+mod fixtures;
+
+use std::collections::BTreeMap;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use sextant::engine::api::{
+    Command, CommandOutcome, Event, OperationKind, OperationPhase, OperationResult, ResourceResult,
+    ResultCode,
+};
+use sextant::resource::ResourceKey;
+use sextant::ui::keymap::{Key, Keymap};
+use sextant::ui::state::{Dialog, Pane, Screen};
+use sextant::ui::theme::{ASCII, Theme, UNICODE};
+use sextant::ui::{
+    Action, Effect, ExtraKey, PromotePreview, State, UiOptions, ValueChange, render, update,
+};
+
+fn opts() -> UiOptions {
+    UiOptions {
+        theme: Theme::dark(UNICODE),
+        extras: vec![ExtraKey {
+            key: Key::ch('m'),
+            description: "demo: make a manual change in the sandbox (drift)".into(),
+        }],
+        title: "sextant".into(),
+        ..UiOptions::default()
+    }
+}
+
+fn state() -> State {
+    State::new(opts(), fixtures::snapshot(), fixtures::now())
+}
+
+fn draw(s: &State, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+    t.draw(|f| render(s, f)).expect("draw");
+    format!("{}", t.backend())
+}
+
+/// Snapshot at both sizes.
+fn snap(name: &str, s: &State) {
+    insta::assert_snapshot!(format!("{name}_80x24"), draw(s, 80, 24));
+    insta::assert_snapshot!(format!("{name}_160x48"), draw(s, 160, 48));
+}
+
+fn key(s: &mut State, code: KeyCode) -> Vec<Effect> {
+    update(s, Action::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ch(s: &mut State, c: char) -> Vec<Effect> {
+    key(s, KeyCode::Char(c))
+}
+
+fn typed(s: &mut State, text: &str) {
+    for c in text.chars() {
+        ch(s, c);
+    }
+}
+
+fn select(s: &mut State, name: &str) {
+    s.selected = Some(name.to_string());
+}
+
+#[test]
+fn apps_home() {
+    let s = state();
+    snap("apps_home", &s);
+}
+
+#[test]
+fn apps_filtered() {
+    let mut s = state();
+    ch(&mut s, '/');
+    typed(&mut s, "prod");
+    snap("apps_filter_typing", &s);
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(s.visible_apps().len(), 1);
+    snap("apps_filtered", &s);
+}
+
+#[test]
+fn apps_grouped_with_errors() {
+    let s = State::new(opts(), fixtures::snapshot_with_errors(), fixtures::now());
+    snap("apps_grouped_errors", &s);
+}
+
+#[test]
+fn apps_readonly_mono_ascii() {
+    let mut o = opts();
+    o.readonly = true;
+    o.theme = Theme::mono(ASCII);
+    let s = State::new(o, fixtures::snapshot(), fixtures::now());
+    snap("apps_readonly_ascii", &s);
+}
+
+#[test]
+fn apps_loading() {
+    let mut snapshot = sextant::engine::api::Snapshot::default();
+    snapshot.loading = true;
+    let s = State::new(opts(), snapshot, fixtures::now());
+    snap("apps_loading", &s);
+}
+
+#[test]
+fn help_on_apps_lists_every_key() {
+    let mut s = state();
+    ch(&mut s, '?');
+    assert!(s.help);
+    let screen = draw(&s, 160, 48);
+    for k in [
+        "sync",
+        "roll back",
+        "promote",
+        "auto-sync",
+        "hard refresh",
+        "filter",
+        "command palette",
+        "log pane",
+        "manual change",
+    ] {
+        assert!(screen.contains(k), "help lacks {k}:\n{screen}");
+    }
+    snap("help_apps", &s);
+    key(&mut s, KeyCode::Esc);
+    assert!(!s.help);
+}
+
+#[test]
+fn palette_and_log() {
+    let mut s = state();
+    ch(&mut s, ':');
+    typed(&mut s, "sy");
+    snap("palette", &s);
+    key(&mut s, KeyCode::Esc);
+    ch(&mut s, 'L');
+    s.set_status(
+        sextant::engine::api::NoticeLevel::Warn,
+        "astromesh-prod: sync refused: sync in progress by bob@ops since 05:12",
+    );
+    snap("log_pane", &s);
+}
+
+#[test]
+fn palette_sync_by_env_opens_the_preview() {
+    let mut s = state();
+    ch(&mut s, ':');
+    typed(&mut s, "sync dev");
+    key(&mut s, KeyCode::Enter);
+    assert!(matches!(&s.dialog, Some(Dialog::Sync(d)) if d.app == "astromesh-dev"));
+    let mut s = state();
+    ch(&mut s, ':');
+    typed(&mut s, "frobnicate");
+    key(&mut s, KeyCode::Enter);
+    assert!(
+        s.status
+            .as_ref()
+            .is_some_and(|m| m.text.contains("unknown command :frobnicate"))
+    );
+}
+
+fn detail(pane: Pane) -> State {
+    let mut s = state();
+    select(&mut s, "astromesh-prod");
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(s.screen, Screen::Detail);
+    s.detail.pane = Some(pane);
+    s
+}
+
+#[test]
+fn detail_resources_tree() {
+    let s = detail(Pane::Resources);
+    let screen = draw(&s, 160, 48);
+    assert!(
+        screen.contains("└─ ReplicaSet/astromesh-prod-5d8f9c7b6"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("└─ Pod/astromesh-prod-5d8f9c7b6-x2k4m"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("├─ Pod/astromesh-prod-5d8f9c7b6-a1b2c"),
+        "{screen}"
+    );
+    snap("detail_resources", &s);
+}
+
+#[test]
+fn detail_diff_and_search() {
+    let mut s = detail(Pane::Diff);
+    key(&mut s, KeyCode::Down);
+    snap("detail_diff", &s);
+    ch(&mut s, '/');
+    typed(&mut s, "image");
+    snap("detail_diff_search_typing", &s);
+    key(&mut s, KeyCode::Enter);
+    let first = s.detail.match_at;
+    assert!(first.is_some());
+    ch(&mut s, 'n');
+    assert_ne!(s.detail.match_at, first);
+    ch(&mut s, 'N');
+    assert_eq!(s.detail.match_at, first);
+    snap("detail_diff_search", &s);
+    // The pruned Secret is marked and its value stays masked.
+    s.detail.diff_sel = 3;
+    s.detail.diff_scroll = 0;
+    let screen = draw(&s, 160, 48);
+    assert!(
+        screen.contains("will be pruned") && screen.contains("++++++++"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn detail_history_and_pods() {
+    let s = detail(Pane::History);
+    snap("detail_history", &s);
+    let mut s = detail(Pane::Pods);
+    key(&mut s, KeyCode::Down);
+    key(&mut s, KeyCode::Down);
+    let screen = draw(&s, 160, 48);
+    assert!(screen.contains("ImagePullBackOff"), "{screen}");
+    snap("detail_pods", &s);
+}
+
+#[test]
+fn help_on_detail() {
+    let mut s = detail(Pane::Diff);
+    ch(&mut s, '?');
+    let screen = draw(&s, 160, 48);
+    assert!(
+        screen.contains("next search match") && screen.contains("next pane"),
+        "{screen}"
+    );
+    snap("help_detail", &s);
+}
+
+#[test]
+fn sync_dialog_defaults_to_cancel() {
+    let mut s = state();
+    select(&mut s, "astromesh-staging");
+    s.snapshot.apps[2].operation = None;
+    ch(&mut s, 's');
+    snap("sync_dialog", &s);
+    // Enter right away presses Cancel: nothing is sent.
+    let fx = key(&mut s, KeyCode::Enter);
+    assert!(fx.is_empty());
+    assert!(s.dialog.is_none());
+}
+
+#[test]
+fn sync_with_options_sends_them() {
+    let mut s = state();
+    select(&mut s, "astromesh-dev");
+    ch(&mut s, 's');
+    // Focus starts on Cancel; BackTab walks up to the options.
+    key(&mut s, KeyCode::BackTab); // apply-out-of-sync-only
+    key(&mut s, KeyCode::Char(' '));
+    key(&mut s, KeyCode::BackTab); // force
+    key(&mut s, KeyCode::BackTab); // dry-run
+    key(&mut s, KeyCode::Char(' '));
+    key(&mut s, KeyCode::Tab);
+    key(&mut s, KeyCode::Tab);
+    key(&mut s, KeyCode::Tab); // Cancel
+    key(&mut s, KeyCode::Tab); // Sync
+    let fx = key(&mut s, KeyCode::Enter);
+    match fx.as_slice() {
+        [
+            Effect::Call {
+                command: Command::Sync { app, options },
+                ..
+            },
+        ] => {
+            assert_eq!(app, "astromesh-dev");
+            assert!(options.dry_run && options.apply_out_of_sync_only && !options.force);
+            assert!(options.prune, "prune defaults to the App's automated.prune");
+        }
+        other => panic!("unexpected effects {other:?}"),
+    }
+    assert!(matches!(s.dialog, Some(Dialog::Progress(_))));
+}
+
+#[test]
+fn protected_env_requires_typing_its_name() {
+    let mut s = state();
+    select(&mut s, "astromesh-prod");
+    ch(&mut s, 's');
+    key(&mut s, KeyCode::Tab); // Cancel → Sync
+    let fx = key(&mut s, KeyCode::Enter);
+    assert!(fx.is_empty(), "prod synced without typing its name");
+    snap("sync_dialog_protected_refused", &s);
+    typed(&mut s, "pro");
+    snap("sync_dialog_protected_typing", &s);
+    ch(&mut s, 'd');
+    let fx = key(&mut s, KeyCode::Enter);
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Call {
+            command: Command::Sync { .. },
+            ..
+        }]
+    ));
+}
+
+fn result(code: ResultCode, kind: &str, name: &str, msg: &str) -> ResourceResult {
+    ResourceResult {
+        key: ResourceKey::new(
+            if kind == "Deployment" { "apps" } else { "" },
+            kind,
+            "astromesh-dev",
+            name,
+        ),
+        phase: "Sync".into(),
+        wave: 0,
+        code,
+        message: msg.into(),
+    }
+}
+
+#[test]
+fn sync_progress_live_and_result() {
+    let mut s = state();
+    select(&mut s, "astromesh-dev");
+    ch(&mut s, 's');
+    key(&mut s, KeyCode::Tab);
+    let fx = key(&mut s, KeyCode::Enter);
+    let Some(Effect::Call { tag, .. }) = fx.first().cloned() else {
+        panic!("no call")
+    };
+    update(
+        &mut s,
+        Action::Event(Event::OperationStarted {
+            app: "astromesh-dev".into(),
+            kind: OperationKind::Sync,
+            revision: "f00ba12c3d4e5f60718293a4b5c6d7e8f9012345".into(),
+            total: 7,
+        }),
+    );
+    for (i, r) in [
+        result(ResultCode::Unchanged, "ServiceAccount", "astromesh-dev", ""),
+        result(
+            ResultCode::Configured,
+            "ConfigMap",
+            "astromesh-dev-runtime",
+            "configured",
+        ),
+        result(
+            ResultCode::Configured,
+            "Deployment",
+            "astromesh-dev",
+            "rolling out",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        update(
+            &mut s,
+            Action::Event(Event::Progress {
+                app: "astromesh-dev".into(),
+                phase: "Sync".into(),
+                wave: 0,
+                done: i + 1,
+                total: 7,
+                resource: Some(r),
+                message: "waiting for Deployment astromesh-dev to become healthy".into(),
+            }),
+        );
+    }
+    snap("sync_progress", &s);
+    let finished = OperationResult {
+        app: "astromesh-dev".into(),
+        kind: OperationKind::Sync,
+        phase: OperationPhase::Succeeded,
+        revision: "f00ba12c3d4e5f60718293a4b5c6d7e8f9012345".into(),
+        message: "successfully synced (all tasks run)".into(),
+        resources: vec![
+            result(ResultCode::Unchanged, "ServiceAccount", "astromesh-dev", ""),
+            result(
+                ResultCode::Configured,
+                "ConfigMap",
+                "astromesh-dev-runtime",
+                "",
+            ),
+            result(ResultCode::Configured, "Deployment", "astromesh-dev", ""),
+            result(
+                ResultCode::Created,
+                "HorizontalPodAutoscaler",
+                "astromesh-dev",
+                "",
+            ),
+            result(
+                ResultCode::Pruned,
+                "Secret",
+                "astromesh-legacy-token",
+                "pruned",
+            ),
+        ],
+        dry_run: false,
+        retries: 0,
+        history_id: Some(5),
+    };
+    update(
+        &mut s,
+        Action::Event(Event::OperationFinished(finished.clone())),
+    );
+    update(
+        &mut s,
+        Action::Outcome {
+            tag,
+            outcome: CommandOutcome::Operation(finished),
+        },
+    );
+    snap("sync_result", &s);
+    key(&mut s, KeyCode::Enter);
+    assert!(s.dialog.is_none());
+    assert!(
+        s.status
+            .as_ref()
+            .is_some_and(|m| m.text.contains("Succeeded"))
+    );
+}
+
+#[test]
+fn rollback_flow_with_auto_sync_on() {
+    let mut s = state();
+    select(&mut s, "astromesh-dev");
+    ch(&mut s, 'r');
+    snap("rollback_pick", &s);
+    key(&mut s, KeyCode::Down);
+    key(&mut s, KeyCode::Enter);
+    snap("rollback_autosync_on", &s);
+    key(&mut s, KeyCode::Tab);
+    let fx = key(&mut s, KeyCode::Enter);
+    let tag = match fx.as_slice() {
+        [
+            Effect::Send(Command::SetAutoSync {
+                enabled: Some(false),
+                ..
+            }),
+            Effect::Call {
+                tag,
+                command:
+                    Command::Rollback {
+                        history_id: 3,
+                        options,
+                        ..
+                    },
+            },
+        ] => {
+            assert!(options.dry_run);
+            *tag
+        }
+        other => panic!("unexpected effects {other:?}"),
+    };
+    snap("rollback_review_pending", &s);
+    update(
+        &mut s,
+        Action::Outcome {
+            tag,
+            outcome: CommandOutcome::Operation(OperationResult {
+                app: "astromesh-dev".into(),
+                kind: OperationKind::Rollback,
+                phase: OperationPhase::Succeeded,
+                revision: "2c3d4e5f60718293a4b5c6d7e8f9012345678901".into(),
+                message: String::new(),
+                resources: vec![
+                    result(
+                        ResultCode::WouldConfigure,
+                        "Deployment",
+                        "astromesh-dev",
+                        "image 1.5.0-rc9 → 1.4.1",
+                    ),
+                    result(
+                        ResultCode::WouldConfigure,
+                        "ConfigMap",
+                        "astromesh-dev-runtime",
+                        "",
+                    ),
+                    result(ResultCode::Unchanged, "Service", "astromesh-dev", ""),
+                ],
+                dry_run: true,
+                retries: 0,
+                history_id: None,
+            }),
+        },
+    );
+    snap("rollback_review", &s);
+    key(&mut s, KeyCode::Tab);
+    let fx = key(&mut s, KeyCode::Enter);
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Call {
+            command: Command::Rollback { history_id: 3, .. },
+            ..
+        }]
+    ));
+}
+
+fn preview() -> PromotePreview {
+    PromotePreview {
+        file: "deploy/helm/astromesh/values-staging.yaml".into(),
+        changes: vec![
+            ValueChange { key: "image.tag".into(), source: Some("\"1.5.0-rc9\"".into()), target: Some("\"1.4.2\"".into()) },
+            ValueChange { key: "runtime.logLevel".into(), source: Some("debug".into()), target: Some("info".into()) },
+            ValueChange { key: "runtime.maxConcurrentSessions".into(), source: Some("8".into()), target: Some("16".into()) },
+            ValueChange { key: "replicaCount".into(), source: Some("1".into()), target: Some("2".into()) },
+        ],
+        diff: "--- a/deploy/helm/astromesh/values-staging.yaml\n+++ b/deploy/helm/astromesh/values-staging.yaml\n@@ -2,6 +2,6 @@\n replicaCount: 2\n \n image:\n-  tag: \"1.4.2\"\n+  tag: \"1.5.0-rc9\"\n \n runtime:\n   logLevel: info\n".into(),
+    }
+}
+
+#[test]
+fn promote_flow() {
+    let mut s = state();
+    select(&mut s, "astromesh-dev");
+    ch(&mut s, 'p');
+    snap("promote_envs", &s);
+    let fx = key(&mut s, KeyCode::Enter);
+    let Some(Effect::PromotePreview { tag, request }) = fx.first().cloned() else {
+        panic!("no preview requested: {fx:?}")
+    };
+    assert_eq!(
+        (request.source_env.as_str(), request.target_env.as_str()),
+        ("dev", "staging")
+    );
+    update(
+        &mut s,
+        Action::PromotePreview {
+            tag,
+            result: Ok(preview()),
+        },
+    );
+    // Keep only image.tag: unpick the other three.
+    for _ in 0..3 {
+        key(&mut s, KeyCode::Down);
+        ch(&mut s, ' ');
+    }
+    snap("promote_keys", &s);
+    let fx = key(&mut s, KeyCode::Enter);
+    let Some(Effect::PromotePreview { tag, request }) = fx.first().cloned() else {
+        panic!("no file preview requested")
+    };
+    assert_eq!(request.keys, vec!["image.tag".to_string()]);
+    update(
+        &mut s,
+        Action::PromotePreview {
+            tag,
+            result: Ok(preview()),
+        },
+    );
+    snap("promote_review", &s);
+    key(&mut s, KeyCode::Enter);
+    snap("promote_message", &s);
+    typed(&mut s, " (canary ok)");
+    let fx = update(
+        &mut s,
+        Action::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)),
+    );
+    let (tag, req) = match fx.as_slice() {
+        [
+            Effect::Call {
+                tag,
+                command: Command::Promote(req),
+            },
+        ] => (*tag, req.clone()),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(
+        req.message.as_deref(),
+        Some("promote image.tag from dev to staging (canary ok)")
+    );
+    update(
+        &mut s,
+        Action::Outcome {
+            tag,
+            outcome: CommandOutcome::Done,
+        },
+    );
+    snap("promote_committed", &s);
+}
+
+#[test]
+fn promote_to_protected_env_needs_its_name() {
+    let mut s = state();
+    ch(&mut s, ':');
+    typed(&mut s, "promote staging prod");
+    key(&mut s, KeyCode::Enter);
+    let fx = key(&mut s, KeyCode::Enter);
+    let Some(Effect::PromotePreview { tag, .. }) = fx.first().cloned() else {
+        panic!("{fx:?}")
+    };
+    update(
+        &mut s,
+        Action::PromotePreview {
+            tag,
+            result: Ok(preview()),
+        },
+    );
+    let fx = key(&mut s, KeyCode::Enter);
+    let Some(Effect::PromotePreview { tag, .. }) = fx.first().cloned() else {
+        panic!("{fx:?}")
+    };
+    update(
+        &mut s,
+        Action::PromotePreview {
+            tag,
+            result: Ok(preview()),
+        },
+    );
+    key(&mut s, KeyCode::Enter);
+    let fx = update(
+        &mut s,
+        Action::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)),
+    );
+    assert!(fx.is_empty(), "committed to prod without typing its name");
+    typed(&mut s, "prod");
+    let fx = key(&mut s, KeyCode::Enter);
+    assert!(
+        matches!(
+            fx.as_slice(),
+            [Effect::Call {
+                command: Command::Promote(_),
+                ..
+            }]
+        ),
+        "{fx:?}"
+    );
+}
+
+#[test]
+fn autosync_toggle_confirm() {
+    let mut s = state();
+    select(&mut s, "astromesh-prod");
+    ch(&mut s, 'a');
+    snap("autosync_confirm", &s);
+    // Typing goes straight to the env-name field.
+    typed(&mut s, "prod");
+    let fx = key(&mut s, KeyCode::Enter);
+    // prod's auto-sync is off by override while Git says on: turning it on clears the override.
+    assert_eq!(
+        fx,
+        vec![Effect::Send(Command::SetAutoSync {
+            app: "astromesh-prod".into(),
+            enabled: None,
+            self_heal: None,
+            prune: None
+        })]
+    );
+}
+
+#[test]
+fn readonly_refuses_and_hides_mutations() {
+    let mut o = opts();
+    o.readonly = true;
+    let mut s = State::new(o, fixtures::snapshot(), fixtures::now());
+    for c in ['s', 'r', 'p', 'a'] {
+        assert!(ch(&mut s, c).is_empty());
+        assert!(s.dialog.is_none(), "{c} opened a dialog in read-only mode");
+    }
+    assert!(
+        s.status
+            .as_ref()
+            .is_some_and(|m| m.text.contains("read-only"))
+    );
+    ch(&mut s, ':');
+    typed(&mut s, "sync dev");
+    key(&mut s, KeyCode::Enter);
+    assert!(s.dialog.is_none());
+    ch(&mut s, '?');
+    let screen = draw(&s, 160, 48);
+    assert!(!screen.contains("sync (preview"), "{screen}");
+    snap("help_readonly", &s);
+}
+
+#[test]
+fn remapped_keys_work_and_show_in_help() {
+    let mut cfg = BTreeMap::new();
+    cfg.insert("sync".to_string(), "S".to_string());
+    let mut o = opts();
+    o.keymap = Keymap::from_config(&cfg).expect("keymap");
+    let mut s = State::new(o, fixtures::snapshot(), fixtures::now());
+    select(&mut s, "astromesh-dev");
+    ch(&mut s, 's');
+    assert!(s.dialog.is_none());
+    ch(&mut s, 'S');
+    assert!(matches!(s.dialog, Some(Dialog::Sync(_))));
+    key(&mut s, KeyCode::Esc);
+    ch(&mut s, '?');
+    let screen = draw(&s, 160, 48);
+    assert!(screen.contains("S sync"), "{screen}");
+}
+
+#[test]
+fn extra_key_and_refresh_effects() {
+    let mut o = opts();
+    o.keymap.bind_extra(Key::ch('m'), 0).expect("bind");
+    let mut s = State::new(o, fixtures::snapshot(), fixtures::now());
+    assert_eq!(ch(&mut s, 'm'), vec![Effect::Extra(0)]);
+    assert_eq!(
+        ch(&mut s, 'R'),
+        vec![Effect::Send(Command::Refresh {
+            app: None,
+            hard: true
+        })]
+    );
+    select(&mut s, "astromesh-prod");
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(
+        ch(&mut s, 'R'),
+        vec![Effect::Send(Command::Refresh {
+            app: Some("astromesh-prod".into()),
+            hard: true
+        })]
+    );
+    ch(&mut s, 'q');
+    assert!(s.quit);
+}
+
+#[test]
+fn selection_survives_new_snapshots() {
+    let mut s = state();
+    select(&mut s, "astromesh-staging");
+    let mut next = fixtures::snapshot();
+    next.apps.reverse();
+    update(&mut s, Action::Snapshot(next));
+    assert_eq!(s.selected.as_deref(), Some("astromesh-staging"));
+}
