@@ -1539,15 +1539,20 @@ fn render_dialog(state: &State, d: &Dialog, f: &mut Frame, area: Rect) {
             };
             match op {
                 Some(o) => {
-                    let total = o.total.max(1);
-                    let done = o.done.min(total);
+                    let (done, total) = match finished {
+                        Some(r) => (r.resources.len(), r.resources.len()),
+                        None => (o.done, o.total),
+                    };
+                    let total_shown = total;
+                    let total = total.max(1);
+                    let done = done.min(total);
                     let bar_w = iw.saturating_sub(30).max(10);
                     let filled = bar_w * done / total;
                     v.push(Line::from(vec![
                         Span::raw(format!("phase {} · wave {} ", o.phase, o.wave)),
                         Span::styled("█".repeat(filled), t.progress),
                         Span::styled("░".repeat(bar_w - filled), t.dim),
-                        Span::raw(format!(" {done}/{}", o.total)),
+                        Span::raw(format!(" {done}/{total_shown}")),
                     ]));
                     if let Some(r) = &o.retrying {
                         v.push(Line::from(Span::styled(r.clone(), t.warn)));
