@@ -441,3 +441,77 @@ pub fn to_yaml_stream(manifests: &[Manifest]) -> String {
     }
     out
 }
+
+/// A copy of `object` with Secret `data`/`stringData` values replaced by `++++++++`: the same
+/// value always gets the same mask and distinct values distinct lengths, so a change stays
+/// visible without the value ever being printed.
+pub fn mask_secret(object: &Value) -> Value {
+    let mut out = object.clone();
+    if object.get("kind").and_then(Value::as_str) != Some("Secret") {
+        return out;
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for field in ["data", "stringData"] {
+        if let Some(Value::Object(map)) = out.get_mut(field) {
+            for v in map.values_mut() {
+                let text = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
+                let idx = match seen.iter().position(|s| *s == text) {
+                    Some(i) => i,
+                    None => {
+                        seen.push(text);
+                        seen.len() - 1
+                    }
+                };
+                *v = Value::String("+".repeat(8 + idx));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_are_masked_with_distinct_lengths() {
+        let s = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"a": "c2VjcmV0", "b": "b3RoZXI=", "c": "c2VjcmV0"}, "stringData": {"d": "x"}});
+        let m = mask_secret(&s);
+        assert_eq!(m["data"]["a"], "++++++++");
+        assert_eq!(m["data"]["b"], "+++++++++");
+        assert_eq!(m["data"]["c"], "++++++++");
+        assert_eq!(m["stringData"]["d"], "++++++++++");
+        assert!(!m.to_string().contains("c2VjcmV0"));
+        let cm = json!({"kind": "ConfigMap", "data": {"a": "visible"}});
+        assert_eq!(mask_secret(&cm), cm);
+    }
+
+    #[test]
+    fn lists_are_unwrapped_and_objects_validated() {
+        let mut out = Vec::new();
+        let docs = vec![json!({"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}
+        ]})];
+        to_manifests("app", "f.yaml", docs, &mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        let err = to_manifests(
+            "app",
+            "f.yaml",
+            vec![json!({"kind": "ConfigMap"})],
+            &mut out,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("f.yaml: document 1") && err.contains("apiVersion"),
+            "{err}"
+        );
+        let err = to_manifests("app", "f.yaml", vec![json!("text")], &mut out).unwrap_err();
+        assert!(err.to_string().contains("a string"), "{err}");
+    }
+}
