@@ -1066,7 +1066,7 @@ fn parse_unsigned(body: &str) -> Option<u64> {
     u64::from_str_radix(&digits, radix).ok()
 }
 
-fn parse_go_int(text: &str) -> Option<i64> {
+pub(crate) fn parse_go_int(text: &str) -> Option<i64> {
     let (neg, body) = split_sign(text);
     let u = parse_unsigned(body)?;
     if neg {
@@ -1080,7 +1080,7 @@ fn parse_go_int(text: &str) -> Option<i64> {
     }
 }
 
-fn parse_go_float(text: &str) -> Option<f64> {
+pub(crate) fn parse_go_float(text: &str) -> Option<f64> {
     let (neg, body) = split_sign(text);
     let lower = body.to_ascii_lowercase();
     let v = if let Some(hex) = lower.strip_prefix("0x") {

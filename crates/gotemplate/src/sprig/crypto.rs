@@ -1,0 +1,377 @@
+//! Hashes, encodings, random identifiers and URL helpers.
+
+use base64::Engine;
+
+use super::{arg_int, arg_map, arg_str, check_size, conv::strval, func};
+use crate::Templates;
+use crate::error::FuncError;
+use crate::value::{Map, Value};
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn adler32(data: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for chunk in data.chunks(5552) {
+        for &x in chunk {
+            a += u32::from(x);
+            b += a;
+        }
+        a %= 65521;
+        b %= 65521;
+    }
+    (b << 16) | a
+}
+
+const B32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+fn b32enc(data: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in data.chunks(5) {
+        let mut buf = [0u8; 5];
+        buf[..chunk.len()].copy_from_slice(chunk);
+        let n = u64::from_be_bytes([0, 0, 0, buf[0], buf[1], buf[2], buf[3], buf[4]]);
+        let chars = match chunk.len() {
+            1 => 2,
+            2 => 4,
+            3 => 5,
+            4 => 7,
+            _ => 8,
+        };
+        for i in 0..8 {
+            if i < chars {
+                out.push(B32[((n >> (35 - i * 5)) & 31) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn b32dec(s: &str) -> Result<Vec<u8>, String> {
+    let s: String = s.chars().filter(|c| *c != '\n' && *c != '\r').collect();
+    if s.len() % 8 != 0 {
+        return Err(format!(
+            "illegal base32 data at input byte {}",
+            s.len() / 8 * 8
+        ));
+    }
+    let mut out = Vec::new();
+    for (ci, chunk) in s.as_bytes().chunks(8).enumerate() {
+        let mut n: u64 = 0;
+        let mut count = 0;
+        for (i, &c) in chunk.iter().enumerate() {
+            if c == b'=' {
+                if chunk[i..].iter().any(|&x| x != b'=') {
+                    return Err(format!("illegal base32 data at input byte {}", ci * 8 + i));
+                }
+                break;
+            }
+            let v = B32
+                .iter()
+                .position(|&x| x == c)
+                .ok_or_else(|| format!("illegal base32 data at input byte {}", ci * 8 + i))?;
+            n |= (v as u64) << (35 - i * 5);
+            count += 1;
+        }
+        let bytes = match count {
+            8 => 5,
+            7 => 4,
+            5 => 3,
+            4 => 2,
+            2 => 1,
+            0 => 0,
+            _ => {
+                return Err(format!(
+                    "illegal base32 data at input byte {}",
+                    ci * 8 + count
+                ));
+            }
+        };
+        let be = n.to_be_bytes();
+        out.extend_from_slice(&be[3..3 + bytes]);
+    }
+    Ok(out)
+}
+
+fn uuidv4() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// The parts of a URL as Go's `net/url` splits them.
+#[derive(Default)]
+struct Url {
+    scheme: String,
+    opaque: String,
+    userinfo: Option<String>,
+    host: String,
+    path: String,
+    raw_query: String,
+    fragment: String,
+}
+
+fn unescape(s: &str) -> Result<String, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| {
+                    format!(
+                        "invalid URL escape {}",
+                        crate::fmt::quote_go(&s[i..(i + 3).min(s.len())])
+                    )
+                })?;
+            out.push(h);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn parse_url(raw: &str) -> Result<Url, String> {
+    let mut u = Url::default();
+    let (rest, frag) = match raw.split_once('#') {
+        Some((r, f)) => (r, unescape(f)?),
+        None => (raw, String::new()),
+    };
+    u.fragment = frag;
+    let mut rest = rest.to_string();
+    // Scheme.
+    if let Some(i) = rest.find(':') {
+        let sch = &rest[..i];
+        if !sch.is_empty()
+            && sch.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && sch
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
+            u.scheme = sch.to_ascii_lowercase();
+            rest = rest[i + 1..].to_string();
+        } else if i == 0 {
+            return Err("missing protocol scheme".into());
+        }
+    }
+    if let Some((r, q)) = rest.split_once('?') {
+        u.raw_query = q.to_string();
+        rest = r.to_string();
+    }
+    if !rest.starts_with('/') && !u.scheme.is_empty() {
+        u.opaque = rest;
+        return Ok(u);
+    }
+    if let Some(after) = rest.strip_prefix("//") {
+        let (auth, path) = match after.find('/') {
+            Some(i) => (&after[..i], &after[i..]),
+            None => (after, ""),
+        };
+        let host = match auth.rfind('@') {
+            Some(i) => {
+                u.userinfo = Some(auth[..i].to_string());
+                &auth[i + 1..]
+            }
+            None => auth,
+        };
+        u.host = unescape(host)?;
+        u.path = unescape(path)?;
+    } else {
+        u.path = unescape(&rest)?;
+    }
+    Ok(u)
+}
+
+fn escape_path(p: &str) -> String {
+    let mut out = String::new();
+    for b in p.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/:@&=+$!*'(),;".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn url_string(u: &Url) -> String {
+    let mut out = String::new();
+    if !u.scheme.is_empty() {
+        out.push_str(&u.scheme);
+        out.push(':');
+    }
+    if !u.opaque.is_empty() {
+        out.push_str(&u.opaque);
+    } else {
+        if !u.scheme.is_empty() || !u.host.is_empty() || u.userinfo.is_some() {
+            if !u.host.is_empty() || !u.path.is_empty() || u.userinfo.is_some() {
+                out.push_str("//");
+            }
+            if let Some(ui) = &u.userinfo {
+                out.push_str(ui);
+                out.push('@');
+            }
+            out.push_str(&u.host);
+        }
+        if !u.path.is_empty() && !u.path.starts_with('/') && !u.host.is_empty() {
+            out.push('/');
+        }
+        out.push_str(&escape_path(&u.path));
+    }
+    if !u.raw_query.is_empty() {
+        out.push('?');
+        out.push_str(&u.raw_query);
+    }
+    if !u.fragment.is_empty() {
+        out.push('#');
+        out.push_str(&escape_path(&u.fragment));
+    }
+    out
+}
+
+pub(super) fn register(t: &mut Templates) {
+    use ring::digest;
+    func(t, "sha1sum", 1, Some(1), |a| {
+        let d = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, arg_str(a, 0)?.as_bytes());
+        Ok(Value::from(hex(d.as_ref())))
+    });
+    func(t, "sha256sum", 1, Some(1), |a| {
+        let d = digest::digest(&digest::SHA256, arg_str(a, 0)?.as_bytes());
+        Ok(Value::from(hex(d.as_ref())))
+    });
+    func(t, "sha512sum", 1, Some(1), |a| {
+        let d = digest::digest(&digest::SHA512, arg_str(a, 0)?.as_bytes());
+        Ok(Value::from(hex(d.as_ref())))
+    });
+    func(t, "adler32sum", 1, Some(1), |a| {
+        Ok(Value::from(adler32(arg_str(a, 0)?.as_bytes()).to_string()))
+    });
+    func(t, "b64enc", 1, Some(1), |a| {
+        Ok(Value::from(
+            base64::engine::general_purpose::STANDARD.encode(arg_str(a, 0)?),
+        ))
+    });
+    func(t, "b64dec", 1, Some(1), |a| {
+        let s = arg_str(a, 0)?;
+        // Sprig returns the error text as the result.
+        Ok(Value::from(
+            match base64::engine::general_purpose::STANDARD.decode(s) {
+                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                Err(e) => go_b64_error(&e),
+            },
+        ))
+    });
+    func(t, "b32enc", 1, Some(1), |a| {
+        Ok(Value::from(b32enc(arg_str(a, 0)?.as_bytes())))
+    });
+    func(t, "b32dec", 1, Some(1), |a| {
+        Ok(Value::from(match b32dec(arg_str(a, 0)?) {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) => e,
+        }))
+    });
+    func(t, "uuidv4", 0, Some(0), |_| Ok(Value::from(uuidv4())));
+    func(t, "randBytes", 1, Some(1), |a| {
+        use rand::RngCore;
+        let n = arg_int(a, 0)?;
+        if n < 0 {
+            return Err("runtime error: makeslice: len out of range".into());
+        }
+        check_size(n as usize, "randBytes")?;
+        let mut b = vec![0u8; n as usize];
+        rand::thread_rng().fill_bytes(&mut b);
+        Ok(Value::from(
+            base64::engine::general_purpose::STANDARD.encode(b),
+        ))
+    });
+    func(t, "urlParse", 1, Some(1), |a| {
+        let s = arg_str(a, 0)?;
+        let u = parse_url(s).map_err(|e| {
+            FuncError::Call(format!(
+                "unable to parse url: parse {}: {e}",
+                crate::fmt::quote_go(s)
+            ))
+        })?;
+        let hostname = match u.host.rsplit_once(':') {
+            Some((h, p))
+                if p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(']')
+                    || u.host.starts_with('[') =>
+            {
+                h.trim_start_matches('[').trim_end_matches(']').to_string()
+            }
+            _ => u.host.clone(),
+        };
+        let m = Map::new();
+        m.insert("scheme", Value::from(u.scheme.clone()));
+        m.insert("host", Value::from(u.host.clone()));
+        m.insert("hostname", Value::from(hostname));
+        m.insert("path", Value::from(u.path.clone()));
+        m.insert("query", Value::from(u.raw_query.clone()));
+        m.insert("opaque", Value::from(u.opaque.clone()));
+        m.insert("fragment", Value::from(u.fragment.clone()));
+        m.insert(
+            "userinfo",
+            Value::from(u.userinfo.clone().unwrap_or_default()),
+        );
+        Ok(Value::Map(m))
+    });
+    func(t, "urlJoin", 1, Some(1), |a| {
+        let d = arg_map(a, 0)?.unwrap_or_default();
+        let get = |k: &str| d.get(k).map(|v| strval(&v)).unwrap_or_default();
+        let ui = get("userinfo");
+        let u = Url {
+            scheme: get("scheme"),
+            host: get("host"),
+            path: get("path"),
+            raw_query: get("query"),
+            opaque: get("opaque"),
+            fragment: get("fragment"),
+            userinfo: (!ui.is_empty()).then_some(ui),
+        };
+        Ok(Value::from(url_string(&u)))
+    });
+}
+
+fn go_b64_error(e: &base64::DecodeError) -> String {
+    match e {
+        base64::DecodeError::InvalidByte(i, _) | base64::DecodeError::InvalidLastSymbol(i, _) => {
+            format!("illegal base64 data at input byte {i}")
+        }
+        base64::DecodeError::InvalidLength(n) => format!("illegal base64 data at input byte {n}"),
+        base64::DecodeError::InvalidPadding => "illegal base64 data at input byte 0".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings() {
+        assert_eq!(b32enc(b"coffee"), "MNXWMZTFMU======");
+        assert_eq!(b32dec("MNXWMZTFMU======").ok(), Some(b"coffee".to_vec()));
+        assert_eq!(adler32(b"Wikipedia"), 300_286_872);
+        let u = uuidv4();
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+    }
+}
