@@ -120,7 +120,7 @@ pub fn js_escape(s: &str) -> String {
             '>' => out.push_str("\\u003E"),
             '&' => out.push_str("\\u0026"),
             '=' => out.push_str("\\u003D"),
-            c if (c as u32) < 0x80 && (c as u32) < 0x20 => {
+            c if (c as u32) < 0x20 => {
                 out.push_str(&format!("\\u{:04X}", c as u32));
             }
             c if (c as u32) >= 0x80 && !c.is_alphanumeric() && !c.is_ascii() && c.is_control() => {

@@ -155,8 +155,8 @@ impl<'a> State<'a> {
                 }
                 Node::Range(b) => self.walk_range(dot, b)?,
                 Node::Template { pos, name, pipe } => self.walk_template(dot, *pos, name, pipe)?,
-                Node::Break(_) => return Ok(Flow::Break),
-                Node::Continue(_) => return Ok(Flow::Continue),
+                Node::Break => return Ok(Flow::Break),
+                Node::Continue => return Ok(Flow::Continue),
                 Node::Comment => {}
             }
         }

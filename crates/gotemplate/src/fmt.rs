@@ -701,9 +701,9 @@ mod tests {
 
     #[test]
     fn printf_basics() {
-        let a = [Value::Int(42), Value::str("hi"), Value::Float(3.14159)];
-        assert_eq!(sprintf("%d %s %.2f", &a), "42 hi 3.14");
-        assert_eq!(sprintf("%5d|%-5s|%05.1f", &a), "   42|hi   |003.1");
+        let a = [Value::Int(42), Value::str("hi"), Value::Float(2.5)];
+        assert_eq!(sprintf("%d %s %.2f", &a), "42 hi 2.50");
+        assert_eq!(sprintf("%5d|%-5s|%05.1f", &a), "   42|hi   |002.5");
         assert_eq!(
             sprintf(
                 "%x %X %o %b",

@@ -1,6 +1,5 @@
 //! The parser: Go's `text/template/parse`, producing the trees the executor walks.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -45,8 +44,8 @@ pub(crate) enum Node {
         name: String,
         pipe: Option<Pipe>,
     },
-    Break(usize),
-    Continue(usize),
+    Break,
+    Continue,
     Comment,
 }
 
@@ -108,10 +107,6 @@ pub(crate) enum Arg {
         pos: usize,
         text: String,
         value: Number,
-        /// Go's `IsInt`: usable where an `int` parameter is expected.
-        int: Option<i64>,
-        /// Go's `IsFloat`.
-        float: Option<f64>,
     },
     String {
         pos: usize,
@@ -202,9 +197,6 @@ impl fmt::Display for Pipe {
     }
 }
 
-/// Everything a parse produces: the named trees (top-level plus defines/blocks).
-pub(crate) type TreeSet = HashMap<String, Arc<Tree>>;
-
 /// Parses `text` as template `name`. `has_func` tells which function names exist (Go checks
 /// them at parse time). Returns the trees in definition order.
 pub(crate) fn parse(
@@ -281,7 +273,7 @@ struct Parser<'f> {
 /// Result of parsing an item list: the list and the node that ended it.
 enum End {
     End,
-    Else(usize),
+    Else,
 }
 
 type PResult<T> = Result<T, Error>;
@@ -349,12 +341,7 @@ impl Parser<'_> {
 
     fn unexpected(&self, it: &Item, context: &str) -> Error {
         if it.typ == Tok::Error {
-            let extra = if it.val.contains("unterminated") || it.val.contains("unclosed") {
-                String::new()
-            } else {
-                String::new()
-            };
-            return self.error_at_line(it.line, format!("{}{extra}", it.val));
+            return self.error_at_line(it.line, it.val.clone());
         }
         self.error_at_line(it.line, format!("unexpected {it} in {context}"))
     }
@@ -381,11 +368,10 @@ impl Parser<'_> {
             }
             match self.text_or_action()? {
                 Item2::Node(n) => root.push(n),
-                Item2::End(pos) => {
-                    let _ = pos;
+                Item2::End => {
                     return Err(self.errorf("unexpected {{end}}".into()));
                 }
-                Item2::Else(_) => return Err(self.errorf("unexpected {{else}}".into())),
+                Item2::Else => return Err(self.errorf("unexpected {{else}}".into())),
             }
         }
         Ok(root)
@@ -406,7 +392,7 @@ impl Parser<'_> {
         let (list, end) = self.item_list()?;
         self.vars = saved_vars;
         self.range_depth = saved_range;
-        if let End::Else(_) = end {
+        if let End::Else = end {
             return Err(self.errorf(format!("unexpected {{{{else}}}} in {context}")));
         }
         let tree = Tree {
@@ -426,8 +412,8 @@ impl Parser<'_> {
         while self.peek_non_space().typ != Tok::Eof {
             match self.text_or_action()? {
                 Item2::Node(n) => list.push(n),
-                Item2::End(_) => return Ok((list, End::End)),
-                Item2::Else(p) => return Ok((list, End::Else(p))),
+                Item2::End => return Ok((list, End::End)),
+                Item2::Else => return Ok((list, End::Else)),
             }
         }
         Err(self.errorf("unexpected EOF".into()))
@@ -447,12 +433,12 @@ impl Parser<'_> {
         let tok = self.next_non_space();
         match tok.typ {
             Tok::Block => return self.block_control().map(Item2::Node),
-            Tok::Break => return self.break_control(tok.pos, true).map(Item2::Node),
-            Tok::Continue => return self.break_control(tok.pos, false).map(Item2::Node),
+            Tok::Break => return self.break_control(true).map(Item2::Node),
+            Tok::Continue => return self.break_control(false).map(Item2::Node),
             Tok::Else => return self.else_control(),
             Tok::End => {
-                let t = self.expect(Tok::RightDelim, "end")?;
-                return Ok(Item2::End(t.pos));
+                self.expect(Tok::RightDelim, "end")?;
+                return Ok(Item2::End);
             }
             Tok::If => return self.if_control().map(Item2::Node),
             Tok::Range => {
@@ -471,7 +457,7 @@ impl Parser<'_> {
         Ok(Item2::Node(Node::Action(pipe)))
     }
 
-    fn break_control(&mut self, pos: usize, is_break: bool) -> PResult<Node> {
+    fn break_control(&mut self, is_break: bool) -> PResult<Node> {
         let word = if is_break { "break" } else { "continue" };
         let tok = self.next_non_space();
         if tok.typ != Tok::RightDelim {
@@ -481,9 +467,9 @@ impl Parser<'_> {
             return Err(self.errorf(format!("{{{{{word}}}}} outside {{{{range}}}}")));
         }
         Ok(if is_break {
-            Node::Break(pos)
+            Node::Break
         } else {
-            Node::Continue(pos)
+            Node::Continue
         })
     }
 
@@ -491,10 +477,10 @@ impl Parser<'_> {
         let peek = self.peek_non_space();
         if peek.typ == Tok::If || peek.typ == Tok::With {
             // "{{else if ...}}" is rewritten to "{{else}}{{if ...}}...{{end}}{{end}}".
-            return Ok(Item2::Else(peek.pos));
+            return Ok(Item2::Else);
         }
-        let tok = self.expect(Tok::RightDelim, "else")?;
-        Ok(Item2::Else(tok.pos))
+        self.expect(Tok::RightDelim, "else")?;
+        Ok(Item2::Else)
     }
 
     fn if_control(&mut self) -> PResult<Node> {
@@ -519,7 +505,7 @@ impl Parser<'_> {
         }
         let (list, end) = r?;
         let mut else_list = None;
-        if let End::Else(_) = end {
+        if let End::Else = end {
             let peek = self.peek();
             if (context == "if" && peek.typ == Tok::If)
                 || (context == "with" && peek.typ == Tok::With)
@@ -534,7 +520,7 @@ impl Parser<'_> {
                 else_list = Some(vec![node]);
             } else {
                 let (l, end2) = self.item_list()?;
-                if let End::Else(_) = end2 {
+                if let End::Else = end2 {
                     return Err(self.errorf("expected end; found {{else}}".into()));
                 }
                 else_list = Some(l);
@@ -584,7 +570,7 @@ impl Parser<'_> {
         self.vars = saved_vars;
         self.range_depth = saved_range;
         let (list, end) = r?;
-        if let End::Else(_) = end {
+        if let End::Else = end {
             return Err(self.errorf(format!("unexpected {{{{else}}}} in {context}")));
         }
         let tree = Tree {
@@ -780,7 +766,7 @@ impl Parser<'_> {
             Tok::Dot => Arg::Dot(tok.pos),
             Tok::Nil => Arg::Nil(tok.pos),
             Tok::Variable => {
-                if !self.vars.iter().any(|v| *v == tok.val) {
+                if !self.vars.contains(&tok.val) {
                     return Err(self.errorf(format!(
                         "undefined variable {}",
                         crate::fmt::quote_go(&tok.val)
@@ -821,8 +807,8 @@ impl Parser<'_> {
 
 enum Item2 {
     Node(Node),
-    End(usize),
-    Else(usize),
+    End,
+    Else,
 }
 
 /// Go's `strconv.Unquote` for "..." and `...` strings.
@@ -922,12 +908,10 @@ pub(crate) fn unquote(s: &str) -> Result<String, String> {
 
 /// Builds a number node with Go's `parse.NumberNode` rules and `idealConstant` interpretation.
 fn new_number(pos: usize, text: &str, typ: Tok) -> Result<Arg, String> {
-    let mk = |value: Number, int: Option<i64>, float: Option<f64>| Arg::Number {
+    let mk = |value: Number, _int: Option<i64>, _float: Option<f64>| Arg::Number {
         pos,
         text: text.to_string(),
         value,
-        int,
-        float,
     };
     if typ == Tok::CharConstant {
         let s = unquote(text).map_err(|e| e.to_string())?;

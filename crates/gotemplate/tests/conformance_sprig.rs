@@ -51,8 +51,8 @@ fn property_check(c: &serde_json::Value, got: &str) -> bool {
     }
     if tpl.contains("env") {
         // The Go run had FOO=bar; here FOO is unset unless the caller set it.
-        let foo = std::env::var("FOO").unwrap_or_default();
-        return got == want.replace("bar", &foo);
+        let env_foo = std::env::var("FOO").unwrap_or_default();
+        return got == want.replace("bar", &env_foo);
     }
     if tpl.contains("date_in_zone") && c["data"]["Time"] == "" {
         // `date_in_zone` of a non-time value formats the current time.

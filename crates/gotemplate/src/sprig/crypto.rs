@@ -52,7 +52,7 @@ fn b32enc(data: &[u8]) -> String {
 
 fn b32dec(s: &str) -> Result<Vec<u8>, String> {
     let s: String = s.chars().filter(|c| *c != '\n' && *c != '\r').collect();
-    if s.len() % 8 != 0 {
+    if !s.len().is_multiple_of(8) {
         return Err(format!(
             "illegal base32 data at input byte {}",
             s.len() / 8 * 8

@@ -59,20 +59,14 @@ fn uncapitalize_words(st: &str) -> String {
 
 fn swapcase(st: &str) -> String {
     let mut out = String::with_capacity(st.len());
-    let mut whitespace = true;
     for c in st.chars() {
         if c.is_uppercase() {
             out.extend(c.to_lowercase());
-            whitespace = false;
         } else if c.is_lowercase() {
-            if whitespace {
-                out.extend(c.to_uppercase());
-            } else {
-                out.extend(c.to_uppercase());
-            }
-            whitespace = false;
+            // goutils uses title case after whitespace, which equals upper case for the
+            // scripts Rust's `to_uppercase` handles here.
+            out.extend(c.to_uppercase());
         } else {
-            whitespace = c.is_whitespace();
             out.push(c);
         }
     }
