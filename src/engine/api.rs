@@ -34,31 +34,7 @@ impl SyncStatus {
     }
 }
 
-/// Health of a resource or an App, best first; aggregation takes the worst (highest).
-// Kept here until `engine::health` exposes its own status type; then this becomes a re-export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub enum HealthStatus {
-    Healthy,
-    Suspended,
-    Progressing,
-    Missing,
-    Degraded,
-    #[default]
-    Unknown,
-}
-
-impl HealthStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HealthStatus::Healthy => "Healthy",
-            HealthStatus::Suspended => "Suspended",
-            HealthStatus::Progressing => "Progressing",
-            HealthStatus::Missing => "Missing",
-            HealthStatus::Degraded => "Degraded",
-            HealthStatus::Unknown => "Unknown",
-        }
-    }
-}
+pub use super::health::HealthStatus;
 
 /// A commit: full sha and subject line.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

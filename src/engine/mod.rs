@@ -2,3 +2,12 @@ pub mod api;
 pub mod diff;
 pub mod health;
 pub mod plan;
+pub mod cache;
+pub mod compare;
+pub mod history;
+pub mod lock;
+pub mod reconcile;
+pub mod static_repo;
+pub mod sync;
+
+pub use reconcile::{Engine, EngineOptions};

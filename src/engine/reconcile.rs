@@ -1,0 +1,1308 @@
+//! The engine: one task per App (an actor owning that App's state) plus a coordinator that polls
+//! the repository and routes commands.
+//!
+//! Per App: render at the resolved revision → prepare → watch the kinds → compare → publish an
+//! [`AppState`]. Live changes (watch events) trigger a debounced re-compare from the cache. When
+//! auto-sync is in effect (Git's policy or an override stored in the cluster) the actor syncs
+//! once per new revision when OutOfSync, and with `selfHeal` re-syncs after drift with backoff
+//! (2s × 3ⁿ, capped at 300s). Operations run in their own tasks under a cluster Lease, record
+//! history on success, and report progress as [`Event`]s.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use super::api::{
+    AppState, AutoSyncState, Command, CommandOutcome, Condition, ConditionKind, DesiredApp,
+    EngineHandle, Event, LastSync, Notice, NoticeLevel, OperationInfo, OperationKind,
+    OperationPhase, OperationResult, Repo, RepoStatus, Request, ResourceState, Revision, Snapshot,
+    SyncOptions, SyncStatus,
+};
+use super::cache::LiveCache;
+use super::compare::{Comparer, Comparison, Prepared, prepare, rows_and_diffs};
+use super::history::{self, AutoSyncOverride, History, NewEntry};
+use super::lock;
+use super::sync::{self, SyncRequest};
+use crate::app::{App, SourceKind};
+use crate::cluster::{Cluster, ClusterProvider, Gvk};
+use crate::config::ReconcileConfig;
+
+/// How the engine is wired.
+pub struct EngineOptions {
+    pub repo: Arc<dyn Repo>,
+    pub clusters: Arc<dyn ClusterProvider>,
+    pub reconcile: ReconcileConfig,
+    /// `user@host`, recorded in history and shown in locks.
+    pub user: String,
+    /// Refuse every mutating command.
+    pub readonly: bool,
+    /// Run auto-sync and self-heal (the TUI and `sextant reconcile`; one-shot CLI commands not).
+    pub auto_sync: bool,
+    /// Poll the repository every `reconcile.poll_interval_secs` (+ jitter).
+    pub poll: bool,
+    /// How long a compare waits for the first list of a watched kind.
+    pub watch_timeout: Duration,
+    /// Debounce of live changes before a re-compare.
+    pub debounce: Duration,
+}
+
+impl EngineOptions {
+    pub fn new(repo: Arc<dyn Repo>, clusters: Arc<dyn ClusterProvider>) -> Self {
+        Self {
+            repo,
+            clusters,
+            reconcile: ReconcileConfig::default(),
+            user: default_user(),
+            readonly: false,
+            auto_sync: true,
+            poll: true,
+            watch_timeout: Duration::from_secs(10),
+            debounce: Duration::from_millis(300),
+        }
+    }
+}
+
+/// `$USER@hostname`.
+pub fn default_user() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{user}@{host}")
+}
+
+const MAX_NOTICES: usize = 200;
+
+struct Shared {
+    opts: EngineOptions,
+    events: broadcast::Sender<Event>,
+    states: Mutex<BTreeMap<String, AppState>>,
+    repo: Mutex<RepoStatus>,
+    notices: Mutex<Vec<Notice>>,
+    loading: Mutex<BTreeSet<String>>,
+    state_tx: watch::Sender<Snapshot>,
+    caches: tokio::sync::Mutex<HashMap<String, Arc<LiveCache>>>,
+}
+
+impl Shared {
+    fn publish(&self) {
+        let apps: Vec<AppState> = self
+            .states
+            .lock()
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default();
+        let snap = Snapshot {
+            apps,
+            repo: self.repo.lock().map(|r| r.clone()).unwrap_or_default(),
+            notices: self.notices.lock().map(|n| n.clone()).unwrap_or_default(),
+            loading: self.loading.lock().map(|l| !l.is_empty()).unwrap_or(false),
+        };
+        self.state_tx.send_replace(snap);
+    }
+
+    fn notice(&self, level: NoticeLevel, message: String) {
+        let n = Notice {
+            level,
+            message,
+            at: SystemTime::now(),
+        };
+        if let Ok(mut v) = self.notices.lock() {
+            v.push(n.clone());
+            let len = v.len();
+            if len > MAX_NOTICES {
+                v.drain(..len - MAX_NOTICES);
+            }
+        }
+        let _ = self.events.send(Event::Notice(n));
+        self.publish();
+    }
+
+    fn update(&self, app: &str, f: impl FnOnce(&mut AppState)) {
+        if let Ok(mut s) = self.states.lock()
+            && let Some(st) = s.get_mut(app)
+        {
+            f(st);
+        }
+        self.publish();
+    }
+
+    async fn cache_for(&self, cluster: Arc<dyn Cluster>) -> Arc<LiveCache> {
+        let mut caches = self.caches.lock().await;
+        caches
+            .entry(cluster.name().to_string())
+            .or_insert_with(|| LiveCache::new(cluster))
+            .clone()
+    }
+}
+
+/// Messages to one App's actor.
+enum AppMsg {
+    Desired(DesiredApp),
+    Refresh {
+        hard: bool,
+        reply: Option<oneshot::Sender<CommandOutcome>>,
+    },
+    Sync {
+        kind: OperationKind,
+        options: SyncOptions,
+        history_id: Option<u64>,
+        reply: Option<oneshot::Sender<CommandOutcome>>,
+    },
+    SetAutoSync {
+        enabled: Option<bool>,
+        self_heal: Option<bool>,
+        prune: Option<bool>,
+        reply: Option<oneshot::Sender<CommandOutcome>>,
+    },
+    OpDone(Box<OperationResult>),
+}
+
+/// The engine entry point: `Engine::start(options)` → [`EngineHandle`].
+pub struct Engine;
+
+impl Engine {
+    /// Start the engine's tasks. Must be called within a tokio runtime; returns at once.
+    pub fn start(opts: EngineOptions) -> EngineHandle {
+        start(opts)
+    }
+}
+
+/// Start the engine. Must be called within a tokio runtime.
+pub fn start(opts: EngineOptions) -> EngineHandle {
+    let (state_tx, state_rx) = watch::channel(Snapshot {
+        loading: true,
+        ..Snapshot::default()
+    });
+    let (cmd_tx, cmd_rx) = mpsc::channel(64);
+    let (events, _) = broadcast::channel(1024);
+    let shared = Arc::new(Shared {
+        opts,
+        events: events.clone(),
+        states: Mutex::new(BTreeMap::new()),
+        repo: Mutex::new(RepoStatus::default()),
+        notices: Mutex::new(Vec::new()),
+        loading: Mutex::new(BTreeSet::new()),
+        state_tx,
+        caches: tokio::sync::Mutex::new(HashMap::new()),
+    });
+    tokio::spawn(coordinator(shared, cmd_rx));
+    EngineHandle {
+        state: state_rx,
+        commands: cmd_tx,
+        events,
+    }
+}
+
+fn jitter(max_secs: u64) -> Duration {
+    if max_secs == 0 {
+        return Duration::ZERO;
+    }
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    Duration::from_millis(u64::from(nanos) % (max_secs * 1000))
+}
+
+async fn coordinator(shared: Arc<Shared>, mut cmd_rx: mpsc::Receiver<Request>) {
+    let mut actors: HashMap<String, mpsc::UnboundedSender<AppMsg>> = HashMap::new();
+    poll_repo(&shared, &mut actors, false).await;
+    let interval = Duration::from_secs(shared.opts.reconcile.poll_interval_secs.max(1));
+    let mut next_poll =
+        tokio::time::Instant::now() + interval + jitter(shared.opts.reconcile.poll_jitter_secs);
+    loop {
+        tokio::select! {
+            req = cmd_rx.recv() => {
+                let Some(req) = req else { return };
+                handle_command(&shared, &mut actors, req).await;
+            }
+            _ = tokio::time::sleep_until(next_poll), if shared.opts.poll => {
+                poll_repo(&shared, &mut actors, true).await;
+                next_poll = tokio::time::Instant::now() + interval
+                    + jitter(shared.opts.reconcile.poll_jitter_secs);
+            }
+        }
+    }
+}
+
+async fn poll_repo(
+    shared: &Arc<Shared>,
+    actors: &mut HashMap<String, mpsc::UnboundedSender<AppMsg>>,
+    fetch: bool,
+) {
+    let poll = match shared.opts.repo.poll(fetch).await {
+        Ok(p) => p,
+        Err(e) => {
+            if let Ok(mut r) = shared.repo.lock() {
+                r.error = Some(e.clone());
+            }
+            if let Ok(mut l) = shared.loading.lock() {
+                l.clear();
+            }
+            shared.notice(NoticeLevel::Error, format!("repository: {e}"));
+            return;
+        }
+    };
+    if let Ok(mut r) = shared.repo.lock() {
+        *r = poll.status.clone();
+        r.last_fetch = Some(SystemTime::now());
+    }
+    let names: BTreeSet<String> = poll.apps.iter().map(|a| a.app.name.clone()).collect();
+    // Apps gone from Git: stop their actors and drop their state (their objects stay).
+    actors.retain(|name, _| names.contains(name));
+    if let Ok(mut s) = shared.states.lock() {
+        s.retain(|name, _| names.contains(name));
+    }
+    for d in poll.apps {
+        let name = d.app.name.clone();
+        match actors.get(&name) {
+            Some(tx) if !tx.is_closed() => {
+                let _ = tx.send(AppMsg::Desired(d));
+            }
+            _ => {
+                if let Ok(mut s) = shared.states.lock() {
+                    s.insert(name.clone(), AppState::new(d.app.clone(), String::new()));
+                }
+                if let Ok(mut l) = shared.loading.lock() {
+                    l.insert(name.clone());
+                }
+                let (tx, rx) = mpsc::unbounded_channel();
+                let _ = tx.send(AppMsg::Desired(d.clone()));
+                let actor = Actor::new(shared.clone(), d, tx.clone());
+                tokio::spawn(actor.run(rx));
+                actors.insert(name, tx);
+            }
+        }
+    }
+    shared.publish();
+}
+
+async fn handle_command(
+    shared: &Arc<Shared>,
+    actors: &mut HashMap<String, mpsc::UnboundedSender<AppMsg>>,
+    req: Request,
+) {
+    let Request { command, reply } = req;
+    let refuse = |reply: Option<oneshot::Sender<CommandOutcome>>, msg: String| {
+        if let Some(r) = reply {
+            let _ = r.send(CommandOutcome::Refused(msg));
+        }
+    };
+    let mutating = !matches!(command, Command::Refresh { .. });
+    if mutating && shared.opts.readonly {
+        refuse(
+            reply,
+            "read-only mode: mutating actions are disabled".into(),
+        );
+        return;
+    }
+    let app_name = match &command {
+        Command::Refresh { app, .. } => app.clone(),
+        Command::Sync { app, .. }
+        | Command::Rollback { app, .. }
+        | Command::SetAutoSync { app, .. } => Some(app.clone()),
+        Command::Promote(_) => None,
+    };
+    let target = match &app_name {
+        Some(name) => match resolve_app(shared, actors, name) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                if let Some(r) = reply {
+                    let _ = r.send(CommandOutcome::Failed(e));
+                }
+                return;
+            }
+        },
+        None => None,
+    };
+    match command {
+        Command::Refresh { hard, .. } => {
+            if hard {
+                poll_repo(shared, actors, true).await;
+            }
+            match target {
+                Some(name) => {
+                    if let Some(tx) = actors.get(&name) {
+                        let _ = tx.send(AppMsg::Refresh { hard, reply });
+                    }
+                }
+                None => {
+                    for tx in actors.values() {
+                        let _ = tx.send(AppMsg::Refresh { hard, reply: None });
+                    }
+                    if let Some(r) = reply {
+                        let _ = r.send(CommandOutcome::Done);
+                    }
+                }
+            }
+        }
+        Command::Sync { options, .. } => {
+            if let Some(tx) = target.and_then(|n| actors.get(&n)) {
+                let _ = tx.send(AppMsg::Sync {
+                    kind: OperationKind::Sync,
+                    options,
+                    history_id: None,
+                    reply,
+                });
+            }
+        }
+        Command::Rollback {
+            history_id,
+            options,
+            ..
+        } => {
+            if let Some(tx) = target.and_then(|n| actors.get(&n)) {
+                let _ = tx.send(AppMsg::Sync {
+                    kind: OperationKind::Rollback,
+                    options,
+                    history_id: Some(history_id),
+                    reply,
+                });
+            }
+        }
+        Command::SetAutoSync {
+            enabled,
+            self_heal,
+            prune,
+            ..
+        } => {
+            if let Some(tx) = target.and_then(|n| actors.get(&n)) {
+                let _ = tx.send(AppMsg::SetAutoSync {
+                    enabled,
+                    self_heal,
+                    prune,
+                    reply,
+                });
+            }
+        }
+        Command::Promote(req) => {
+            let outcome = match shared.opts.repo.promote(&req).await {
+                Ok(rev) => {
+                    shared.notice(
+                        NoticeLevel::Info,
+                        format!(
+                            "promoted {} → {}: commit {} {}",
+                            req.source_env,
+                            req.target_env,
+                            rev.short(),
+                            rev.subject
+                        ),
+                    );
+                    poll_repo(shared, actors, false).await;
+                    CommandOutcome::Done
+                }
+                Err(e) => CommandOutcome::Failed(e),
+            };
+            if let Some(r) = reply {
+                let _ = r.send(outcome);
+            }
+        }
+    }
+}
+
+/// App name, or env name when it names exactly one App.
+fn resolve_app(
+    shared: &Shared,
+    actors: &HashMap<String, mpsc::UnboundedSender<AppMsg>>,
+    name: &str,
+) -> Result<String, String> {
+    if actors.contains_key(name) {
+        return Ok(name.to_string());
+    }
+    let states = shared.states.lock().map_err(|_| "engine state poisoned")?;
+    let by_env: Vec<&String> = states
+        .values()
+        .filter(|s| s.app.env == name)
+        .map(|s| &s.app.name)
+        .collect();
+    match by_env.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(format!(
+            "unknown app {name:?}; apps: {}",
+            states.keys().cloned().collect::<Vec<_>>().join(", ")
+        )),
+        many => Err(format!(
+            "env {name:?} is ambiguous: {}; use the app name",
+            many.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+struct Actor {
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<AppMsg>,
+    app: App,
+    revision: Result<Revision, String>,
+    cluster: Option<Arc<dyn Cluster>>,
+    cache: Option<Arc<LiveCache>>,
+    /// (sha, prepared) of the last render.
+    prepared: Option<(String, Prepared)>,
+    comparer: Comparer,
+    comparison: Option<Comparison>,
+    history: History,
+    override_: Option<AutoSyncOverride>,
+    op_running: bool,
+    /// Revision auto-sync last attempted (once per revision).
+    auto_synced: Option<String>,
+    heal_attempts: u32,
+    next_heal: Option<tokio::time::Instant>,
+    dirty_at: Option<tokio::time::Instant>,
+    conditions: Vec<Condition>,
+}
+
+impl Actor {
+    fn new(shared: Arc<Shared>, d: DesiredApp, tx: mpsc::UnboundedSender<AppMsg>) -> Self {
+        Self {
+            shared,
+            tx,
+            app: d.app,
+            revision: d.revision,
+            cluster: None,
+            cache: None,
+            prepared: None,
+            comparer: Comparer::new(),
+            comparison: None,
+            history: History::default(),
+            override_: None,
+            op_running: false,
+            auto_synced: None,
+            heal_attempts: 0,
+            next_heal: None,
+            dirty_at: None,
+            conditions: Vec::new(),
+        }
+    }
+
+    fn auto(&self) -> AutoSyncState {
+        let git = self.app.sync_policy.automated;
+        match &self.override_ {
+            Some(o) => AutoSyncState {
+                enabled: o.enabled,
+                self_heal: o.enabled && o.self_heal,
+                prune: o.enabled && o.prune,
+                overridden: true,
+            },
+            None => AutoSyncState {
+                enabled: git.is_some(),
+                self_heal: git.is_some_and(|a| a.self_heal),
+                prune: git.is_some_and(|a| a.prune),
+                overridden: false,
+            },
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<AppMsg>) {
+        let mut events = self.shared.events.subscribe();
+        let mut changes: Option<watch::Receiver<u64>> = None;
+        loop {
+            if changes.is_none() {
+                changes = self.cache.as_ref().map(|c| c.subscribe());
+            }
+            let dirty_at = self.dirty_at;
+            let next_heal = self.next_heal;
+            tokio::select! {
+                msg = rx.recv() => {
+                    let Some(msg) = msg else { return };
+                    self.handle(msg).await;
+                }
+                r = async { match changes.as_mut() { Some(c) => c.changed().await, None => std::future::pending().await } } => {
+                    if r.is_err() { changes = None; continue; }
+                    if self.dirty_at.is_none() {
+                        self.dirty_at = Some(tokio::time::Instant::now() + self.shared.opts.debounce);
+                    }
+                }
+                _ = async { match dirty_at { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                    self.dirty_at = None;
+                    self.compare(false).await;
+                }
+                _ = async { match next_heal { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                    self.next_heal = None;
+                    self.maybe_auto_sync().await;
+                }
+                ev = events.recv() => {
+                    if let Ok(ev) = ev { self.on_event(ev); }
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        let name = self.app.name.clone();
+        match ev {
+            Event::Progress {
+                app,
+                phase,
+                wave,
+                done,
+                total,
+                ..
+            } if app == name => self.shared.update(&name, |s| {
+                if let Some(op) = &mut s.operation {
+                    op.phase = phase;
+                    op.wave = wave;
+                    op.done = done;
+                    op.total = total;
+                }
+            }),
+            Event::OperationStarted { app, total, .. } if app == name => {
+                self.shared.update(&name, |s| {
+                    if let Some(op) = &mut s.operation {
+                        op.total = total;
+                        op.done = 0;
+                    }
+                })
+            }
+            Event::Retrying { app, attempt, .. } if app == name => self.shared.update(&name, |s| {
+                if let Some(op) = &mut s.operation {
+                    op.attempt = attempt;
+                }
+            }),
+            _ => {}
+        }
+    }
+
+    async fn handle(&mut self, msg: AppMsg) {
+        match msg {
+            AppMsg::Desired(d) => {
+                let changed = d.app != self.app || d.revision != self.revision;
+                self.app = d.app;
+                self.revision = d.revision;
+                if changed || self.comparison.is_none() {
+                    self.refresh(true).await;
+                }
+            }
+            AppMsg::Refresh { hard, reply } => {
+                self.refresh(hard).await;
+                if let Some(r) = reply {
+                    let _ = r.send(CommandOutcome::Done);
+                }
+            }
+            AppMsg::SetAutoSync {
+                enabled,
+                self_heal,
+                prune,
+                reply,
+            } => {
+                let out = self.set_auto_sync(enabled, self_heal, prune).await;
+                if let Some(r) = reply {
+                    let _ = r.send(out);
+                }
+            }
+            AppMsg::Sync {
+                kind,
+                options,
+                history_id,
+                reply,
+            } => {
+                self.start_operation(kind, options, history_id, reply).await;
+            }
+            AppMsg::OpDone(result) => {
+                self.op_running = false;
+                let name = self.app.name.clone();
+                self.shared.update(&name, |s| {
+                    s.operation = None;
+                    s.conditions.retain(|c| c.kind != ConditionKind::SyncError);
+                    if result.phase == OperationPhase::Failed {
+                        s.conditions.push(Condition {
+                            kind: ConditionKind::SyncError,
+                            message: result.message.clone(),
+                        });
+                    }
+                });
+                if result.phase == OperationPhase::Failed {
+                    self.conditions
+                        .retain(|c| c.kind != ConditionKind::SyncError);
+                    self.conditions.push(Condition {
+                        kind: ConditionKind::SyncError,
+                        message: result.message.clone(),
+                    });
+                } else {
+                    self.conditions
+                        .retain(|c| c.kind != ConditionKind::SyncError);
+                }
+                self.comparer.clear();
+                self.refresh(false).await;
+            }
+        }
+    }
+
+    async fn set_auto_sync(
+        &mut self,
+        enabled: Option<bool>,
+        self_heal: Option<bool>,
+        prune: Option<bool>,
+    ) -> CommandOutcome {
+        let Some(cluster) = self.cluster.clone() else {
+            return CommandOutcome::Failed(format!(
+                "{}: cluster not connected yet; try again after the first refresh",
+                self.app.name
+            ));
+        };
+        let value = if enabled.is_none() && self_heal.is_none() && prune.is_none() {
+            None
+        } else {
+            let cur = self.auto();
+            Some(AutoSyncOverride {
+                enabled: enabled.unwrap_or(cur.enabled),
+                self_heal: self_heal.unwrap_or(cur.self_heal),
+                prune: prune.unwrap_or(cur.prune),
+                set_by: self.shared.opts.user.clone(),
+                set_at: history::now_rfc3339(),
+            })
+        };
+        match history::store_override(cluster.as_ref(), &self.app.name, value.as_ref()).await {
+            Ok(()) => {
+                self.override_ = value;
+                let auto = self.auto();
+                let name = self.app.name.clone();
+                self.shared.update(&name, |s| s.auto_sync = auto);
+                self.shared.notice(
+                    NoticeLevel::Info,
+                    format!(
+                        "{}: auto-sync {}{} (stored in the cluster by {})",
+                        self.app.name,
+                        if auto.enabled { "on" } else { "off" },
+                        if auto.overridden {
+                            ", overriding Git"
+                        } else {
+                            ""
+                        },
+                        self.shared.opts.user
+                    ),
+                );
+                CommandOutcome::Done
+            }
+            Err(e) => CommandOutcome::Failed(format!("{}: {e}", self.app.name)),
+        }
+    }
+
+    fn set_condition(&mut self, kind: ConditionKind, message: String) {
+        self.conditions.push(Condition { kind, message });
+    }
+
+    /// Connect, render (when the revision changed or `hard`), load shared state, compare.
+    async fn refresh(&mut self, hard: bool) {
+        self.conditions
+            .retain(|c| c.kind == ConditionKind::SyncError);
+        if self.cluster.is_none() {
+            match self
+                .shared
+                .opts
+                .clusters
+                .cluster_for(&self.app.destination)
+                .await
+            {
+                Ok(c) => {
+                    self.cache = Some(self.shared.cache_for(c.clone()).await);
+                    self.cluster = Some(c);
+                }
+                Err(e) => {
+                    self.set_condition(ConditionKind::ClusterError, e);
+                    self.publish(None);
+                    return;
+                }
+            }
+        }
+        let Some(cluster) = self.cluster.clone() else {
+            return;
+        };
+        match history::load(cluster.as_ref(), &self.app.name).await {
+            Ok(h) => self.history = h,
+            Err(e) => self.set_condition(ConditionKind::ClusterError, e.to_string()),
+        }
+        match history::load_override(cluster.as_ref(), &self.app.name).await {
+            Ok(o) => self.override_ = o,
+            Err(e) => {
+                if !self
+                    .conditions
+                    .iter()
+                    .any(|c| c.kind == ConditionKind::ClusterError)
+                {
+                    self.set_condition(ConditionKind::ClusterError, e.to_string());
+                }
+            }
+        }
+        if self.auto_synced.is_none() {
+            self.auto_synced = self.history.last().map(|e| e.revision.clone());
+        }
+        let rev = match &self.revision {
+            Ok(r) => r.clone(),
+            Err(e) => {
+                self.set_condition(ConditionKind::ComparisonError, e.clone());
+                self.publish(None);
+                return;
+            }
+        };
+        let stale = self
+            .prepared
+            .as_ref()
+            .is_none_or(|(sha, _)| *sha != rev.sha);
+        if stale || hard {
+            match self.shared.opts.repo.render(&self.app, &rev.sha).await {
+                Ok(objs) => {
+                    let p = prepare(&self.app, objs, cluster.as_ref()).await;
+                    self.prepared = Some((rev.sha.clone(), p));
+                    if hard {
+                        self.comparer.clear();
+                    }
+                }
+                Err(e) => {
+                    self.prepared = None;
+                    self.set_condition(
+                        ConditionKind::ComparisonError,
+                        format!("render failed: {e}"),
+                    );
+                    self.publish(None);
+                    return;
+                }
+            }
+        }
+        self.compare(true).await;
+    }
+
+    fn watched_kinds(&self) -> Vec<Gvk> {
+        let mut kinds: BTreeSet<Gvk> = self
+            .prepared
+            .as_ref()
+            .map(|(_, p)| p.gvks().into_iter().collect())
+            .unwrap_or_default();
+        kinds.extend(self.history.inventory.iter().cloned());
+        kinds.insert(Gvk::new("apps", "v1", "ReplicaSet"));
+        kinds.insert(Gvk::new("", "v1", "Pod"));
+        kinds.into_iter().collect()
+    }
+
+    /// Compare from the cache. `full` waits for watches (after a refresh); otherwise this is a
+    /// re-compare triggered by live changes.
+    async fn compare(&mut self, full: bool) {
+        let (Some(cache), Some((_, prepared))) = (self.cache.clone(), self.prepared.clone()) else {
+            if full {
+                self.publish(None);
+            }
+            return;
+        };
+        let kinds = self.watched_kinds();
+        cache.ensure(&kinds);
+        if full {
+            // Kinds the cluster does not know are reported by prepare; wait for the others.
+            let known: Vec<Gvk> = kinds
+                .iter()
+                .filter(|g| {
+                    !prepared
+                        .objects
+                        .iter()
+                        .any(|o| o.kind_pending && &o.gvk == *g)
+                })
+                .cloned()
+                .collect();
+            if let Err(e) = cache
+                .wait_ready(&known, self.shared.opts.watch_timeout)
+                .await
+            {
+                self.conditions
+                    .retain(|c| c.kind != ConditionKind::ClusterError);
+                self.set_condition(ConditionKind::ClusterError, e.to_string());
+                self.publish(None);
+                return;
+            }
+        } else if let Some(e) = kinds.iter().find_map(|g| cache.error(&g.group, &g.kind)) {
+            self.conditions
+                .retain(|c| c.kind != ConditionKind::ClusterError);
+            self.set_condition(ConditionKind::ClusterError, e.to_string());
+            self.publish(self.comparison.clone());
+            return;
+        } else {
+            self.conditions
+                .retain(|c| c.kind != ConditionKind::ClusterError);
+        }
+        let cmp = self.comparer.compare(&self.app, &prepared, &cache).await;
+        self.comparison = Some(cmp.clone());
+        self.publish(Some(cmp));
+        if let Ok(mut l) = self.shared.loading.lock() {
+            l.remove(&self.app.name);
+        }
+        self.maybe_auto_sync().await;
+    }
+
+    fn publish(&self, cmp: Option<Comparison>) {
+        let name = self.app.name.clone();
+        let cluster_name = self
+            .cluster
+            .as_ref()
+            .map(|c| c.name().to_string())
+            .unwrap_or_default();
+        let (rows, diffs) = match (&cmp, &self.cache) {
+            (Some(c), Some(cache)) => rows_and_diffs(&self.app, c, cache),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let auto = self.auto();
+        let last = self.history.last().cloned();
+        let mut conditions = self.conditions.clone();
+        if let Some(c) = &cmp {
+            conditions.extend(c.conditions.iter().cloned());
+        }
+        if auto.overridden
+            && let Some(o) = &self.override_
+        {
+            conditions.push(Condition {
+                kind: ConditionKind::Info,
+                message: format!(
+                    "auto-sync {} by {} at {} (overrides Git)",
+                    if o.enabled { "on" } else { "off" },
+                    o.set_by,
+                    o.set_at
+                ),
+            });
+        }
+        let revision = self.revision.clone().ok();
+        let history = self.history.entries.clone();
+        let app = self.app.clone();
+        let errored = cmp.is_none();
+        if let Ok(mut l) = self.shared.loading.lock()
+            && errored
+        {
+            l.remove(&name);
+        }
+        self.shared.update(&name, move |s| {
+            s.app = app;
+            s.cluster = cluster_name;
+            s.revision = revision;
+            s.auto_sync = auto;
+            s.deployed = last.as_ref().map(|e| Revision {
+                sha: e.revision.clone(),
+                subject: e.subject.clone(),
+            });
+            s.last_sync = last.as_ref().map(|e| LastSync {
+                time: history::parse_time(&e.deployed_at).unwrap_or(SystemTime::UNIX_EPOCH),
+                initiated_by: e.initiated_by.clone(),
+                revision: e.revision.clone(),
+                succeeded: true,
+            });
+            s.history = history;
+            s.conditions = conditions;
+            match cmp {
+                Some(c) => {
+                    s.sync = c.sync;
+                    s.health = c.health;
+                    s.health_message = c.health_message;
+                    s.resources = rows;
+                    s.diffs = diffs;
+                    s.compared_at = Some(SystemTime::now());
+                }
+                None => {
+                    s.sync = SyncStatus::Unknown;
+                }
+            }
+        });
+    }
+
+    /// Auto-sync once per new revision; self-heal drift with backoff.
+    async fn maybe_auto_sync(&mut self) {
+        if !self.shared.opts.auto_sync || self.op_running {
+            return;
+        }
+        let auto = self.auto();
+        if !auto.enabled {
+            self.heal_attempts = 0;
+            return;
+        }
+        let (Some(cmp), Ok(rev)) = (&self.comparison, &self.revision) else {
+            return;
+        };
+        if self
+            .prepared
+            .as_ref()
+            .is_some_and(|(_, p)| !p.errors.is_empty())
+        {
+            return;
+        }
+        // Extras only count when auto-sync may prune them.
+        let needs = cmp.items.iter().any(|i| match i.state {
+            ResourceState::OutOfSync | ResourceState::Missing => true,
+            ResourceState::Extra => auto.prune,
+            _ => false,
+        });
+        if !needs {
+            self.heal_attempts = 0;
+            self.next_heal = None;
+            return;
+        }
+        let new_revision = self.auto_synced.as_deref() != Some(rev.sha.as_str());
+        if new_revision {
+            self.auto_synced = Some(rev.sha.clone());
+            self.start_operation(
+                OperationKind::AutoSync,
+                SyncOptions {
+                    prune: auto.prune,
+                    ..SyncOptions::default()
+                },
+                None,
+                None,
+            )
+            .await;
+            return;
+        }
+        if !auto.self_heal {
+            return;
+        }
+        // Drift at a revision already synced: self-heal with backoff 2s × 3ⁿ, capped at 300s.
+        let now = tokio::time::Instant::now();
+        match self.next_heal {
+            Some(t) if t > now => {}
+            Some(_) => {
+                self.next_heal = None;
+                self.heal_attempts += 1;
+                self.start_operation(
+                    OperationKind::SelfHeal,
+                    SyncOptions {
+                        prune: auto.prune,
+                        ..SyncOptions::default()
+                    },
+                    None,
+                    None,
+                )
+                .await;
+            }
+            None => {
+                let delay = heal_delay(self.heal_attempts);
+                self.next_heal = Some(now + delay);
+            }
+        }
+    }
+
+    async fn start_operation(
+        &mut self,
+        kind: OperationKind,
+        options: SyncOptions,
+        history_id: Option<u64>,
+        reply: Option<oneshot::Sender<CommandOutcome>>,
+    ) {
+        let refuse = |reply: Option<oneshot::Sender<CommandOutcome>>, msg: String| {
+            if let Some(r) = reply {
+                let _ = r.send(CommandOutcome::Refused(msg));
+            }
+        };
+        let (Some(cluster), Some(cache)) = (self.cluster.clone(), self.cache.clone()) else {
+            let msg = self
+                .conditions
+                .iter()
+                .find(|c| c.kind == ConditionKind::ClusterError)
+                .map(|c| c.message.clone())
+                .unwrap_or_else(|| "cluster not connected".into());
+            refuse(reply, format!("{}: {msg}", self.app.name));
+            return;
+        };
+        // Rollback: refused while auto-sync is on (Argo CD), unless overridden off.
+        let mut target: Option<Revision> = None;
+        if kind == OperationKind::Rollback {
+            if self.auto().enabled {
+                refuse(
+                    reply,
+                    format!(
+                        "rollback of {} refused: auto-sync is on and would undo it at once\n  turn auto-sync off for this app first (UI: a; CLI: sextant app set {} --sync-policy none); the override is stored in the cluster and reversible",
+                        self.app.name, self.app.name
+                    ),
+                );
+                return;
+            }
+            let Some(id) = history_id else {
+                refuse(reply, "rollback needs a history id".into());
+                return;
+            };
+            let Some(e) = self.history.find(id) else {
+                refuse(
+                    reply,
+                    format!(
+                        "{} has no history entry {id} (ids: {})",
+                        self.app.name,
+                        self.history
+                            .entries
+                            .iter()
+                            .map(|e| e.id.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                return;
+            };
+            target = Some(Revision {
+                sha: e.revision.clone(),
+                subject: e.subject.clone(),
+            });
+        }
+        if let Some(r) = &options.revision {
+            match self.shared.opts.repo.resolve(&self.app, r).await {
+                Ok(rev) => target = Some(rev),
+                Err(e) => {
+                    if let Some(rp) = reply {
+                        let _ = rp.send(CommandOutcome::Failed(e));
+                    }
+                    return;
+                }
+            }
+        }
+        let current = match &self.revision {
+            Ok(r) => r.clone(),
+            Err(e) => {
+                if target.is_none() {
+                    if let Some(rp) = reply {
+                        let _ = rp.send(CommandOutcome::Failed(e.clone()));
+                    }
+                    return;
+                }
+                Revision::default()
+            }
+        };
+        let revision = target.clone().unwrap_or(current);
+        let who = self.shared.opts.user.clone();
+        self.op_running = true;
+        let name = self.app.name.clone();
+        self.shared.update(&name, |s| {
+            s.operation = Some(OperationInfo {
+                kind,
+                initiated_by: who.clone(),
+                since: SystemTime::now(),
+                phase: "Starting".into(),
+                wave: 0,
+                done: 0,
+                total: 0,
+                attempt: 0,
+            });
+        });
+        let ctx = OpContext {
+            shared: self.shared.clone(),
+            app: self.app.clone(),
+            cluster,
+            cache,
+            kind,
+            options,
+            revision,
+            // A different revision needs its own render and compare.
+            reuse: match (&target, &self.prepared, &self.comparison) {
+                (None, Some((_, p)), Some(c)) => Some((p.clone(), c.clone())),
+                _ => None,
+            },
+            auto_prune: self.auto().prune,
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = ctx.run().await;
+            let _ = ctx
+                .shared
+                .events
+                .send(Event::OperationFinished(result.clone()));
+            if let Some(r) = reply {
+                let _ = r.send(match result.phase {
+                    OperationPhase::Refused => CommandOutcome::Refused(result.message.clone()),
+                    _ => CommandOutcome::Operation(result.clone()),
+                });
+            }
+            let _ = tx.send(AppMsg::OpDone(Box::new(result)));
+        });
+    }
+}
+
+/// Self-heal backoff: 2s × 3ⁿ, capped at 300s.
+pub fn heal_delay(attempts: u32) -> Duration {
+    let mut d = Duration::from_secs(2);
+    for _ in 0..attempts {
+        d = d.saturating_mul(3);
+        if d >= Duration::from_secs(300) {
+            return Duration::from_secs(300);
+        }
+    }
+    d
+}
+
+struct OpContext {
+    shared: Arc<Shared>,
+    app: App,
+    cluster: Arc<dyn Cluster>,
+    cache: Arc<LiveCache>,
+    kind: OperationKind,
+    options: SyncOptions,
+    revision: Revision,
+    reuse: Option<(Prepared, Comparison)>,
+    auto_prune: bool,
+}
+
+impl OpContext {
+    fn refused(&self, message: String) -> OperationResult {
+        OperationResult {
+            app: self.app.name.clone(),
+            kind: self.kind,
+            phase: OperationPhase::Refused,
+            revision: self.revision.sha.clone(),
+            message,
+            resources: Vec::new(),
+            dry_run: self.options.dry_run,
+            retries: 0,
+            history_id: None,
+        }
+    }
+
+    fn failed(&self, message: String) -> OperationResult {
+        OperationResult {
+            phase: OperationPhase::Failed,
+            ..self.refused(message)
+        }
+    }
+
+    async fn run(&self) -> OperationResult {
+        let what = match self.kind {
+            OperationKind::Rollback => "rollback",
+            OperationKind::AutoSync => "auto-sync",
+            OperationKind::SelfHeal => "self-heal",
+            OperationKind::Sync => "sync",
+        };
+        let user = self.shared.opts.user.clone();
+        let lock = match lock::acquire(self.cluster.clone(), &self.app.name, &user, what).await {
+            Ok(l) => l,
+            Err(lock::LockError::Held { holder, since }) => {
+                return self.refused(format!(
+                    "{}: sync in progress by {holder} since {since}",
+                    self.app.name
+                ));
+            }
+            Err(lock::LockError::Cluster(e)) => {
+                return self.failed(format!("{}: {e}", self.app.name));
+            }
+        };
+        let result = self.run_locked().await;
+        if let Err(e) = lock.release().await {
+            self.shared.notice(
+                NoticeLevel::Warn,
+                format!(
+                    "{}: could not release the operation lease ({e}); it expires in {}s",
+                    self.app.name,
+                    lock::LEASE_SECONDS
+                ),
+            );
+        }
+        result
+    }
+
+    async fn run_locked(&self) -> OperationResult {
+        let (prepared, comparison) = match &self.reuse {
+            Some((p, c)) => (p.clone(), c.clone()),
+            None => {
+                let objs = match self
+                    .shared
+                    .opts
+                    .repo
+                    .render(&self.app, &self.revision.sha)
+                    .await
+                {
+                    Ok(o) => o,
+                    Err(e) => return self.failed(format!("render failed: {e}")),
+                };
+                let p = prepare(&self.app, objs, self.cluster.as_ref()).await;
+                self.cache.ensure(&p.gvks());
+                if let Err(e) = self
+                    .cache
+                    .wait_ready(&p.gvks(), self.shared.opts.watch_timeout)
+                    .await
+                {
+                    return self.failed(e.to_string());
+                }
+                let c = Comparer::new().compare(&self.app, &p, &self.cache).await;
+                (p, c)
+            }
+        };
+        let prune = self.options.prune
+            || (matches!(self.kind, OperationKind::AutoSync | OperationKind::SelfHeal)
+                && self.auto_prune);
+        let req = SyncRequest {
+            app: &self.app,
+            kind: self.kind,
+            revision: self.revision.sha.clone(),
+            prepared: &prepared,
+            comparison: &comparison,
+            options: &self.options,
+            prune,
+            cache: &self.cache,
+            events: &self.shared.events,
+        };
+        let run = sync::run(&req);
+        let mut result = match self.options.timeout {
+            Some(t) => match tokio::time::timeout(t, run).await {
+                Ok(r) => r,
+                Err(_) => return self.failed(format!("operation timed out after {t:?}")),
+            },
+            None => run.await,
+        };
+        let full = self.options.resources.is_empty();
+        if result.phase == OperationPhase::Succeeded && !self.options.dry_run && full {
+            let inventory: Vec<Gvk> = prepared
+                .objects
+                .iter()
+                .filter(|o| !o.hook)
+                .map(|o| o.gvk.clone())
+                .collect();
+            match history::record(
+                self.cluster.as_ref(),
+                &self.app.name,
+                NewEntry {
+                    revision: self.revision.sha.clone(),
+                    subject: self.revision.subject.clone(),
+                    initiated_by: match self.kind {
+                        OperationKind::AutoSync | OperationKind::SelfHeal => {
+                            format!("{} (auto)", self.shared.opts.user)
+                        }
+                        _ => self.shared.opts.user.clone(),
+                    },
+                    source: source_description(&self.app),
+                },
+                self.app.revision_history_limit,
+                &inventory,
+            )
+            .await
+            {
+                Ok(id) => result.history_id = Some(id),
+                Err(e) => {
+                    result.message =
+                        format!("{}; but history was not recorded: {e}", result.message)
+                }
+            }
+        }
+        result
+    }
+}
+
+fn source_description(app: &App) -> String {
+    let mut s = format!("{} {}", app.source.repo_url, app.source.path);
+    if let SourceKind::Helm(h) = &app.source.kind
+        && !h.value_files.is_empty()
+    {
+        s.push_str(&format!(" (values: {})", h.value_files.join(", ")));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heal_backoff() {
+        assert_eq!(heal_delay(0), Duration::from_secs(2));
+        assert_eq!(heal_delay(1), Duration::from_secs(6));
+        assert_eq!(heal_delay(2), Duration::from_secs(18));
+        assert_eq!(heal_delay(10), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn user_has_host() {
+        assert!(default_user().contains('@'));
+    }
+}
