@@ -48,6 +48,24 @@ pub struct Config {
     pub ui: UiConfig,
     /// Apps declared directly, for repositories without Argo CD manifests.
     pub apps: Vec<AppDecl>,
+    /// Git push webhooks accepted by `sextant reconcile --webhook-listen`.
+    pub webhook: WebhookConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookConfig {
+    /// Name of the environment variable holding the shared secret (GitHub/Gitea HMAC key, GitLab
+    /// token). The secret itself never goes in this file.
+    pub secret_env: String,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            secret_env: "SEXTANT_WEBHOOK_SECRET".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -293,6 +311,7 @@ mod tests {
         assert!(!cfg.clusters.is_empty());
         assert!(!cfg.apps.is_empty());
         assert_eq!(cfg.reconcile.poll_interval_secs, 120);
+        assert_eq!(cfg.webhook.secret_env, "SEXTANT_WEBHOOK_SECRET");
     }
 
     #[test]

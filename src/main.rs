@@ -21,6 +21,19 @@ struct Cli {
     /// repo.path / repo.url from config, else the git repository containing the current directory).
     #[arg(long, global = true, env = "SEXTANT_REPO", value_name = "PATH|URL")]
     repo: Option<String>,
+    /// Refuse every mutating command (sync, rollback, set, promote, reconcile).
+    #[arg(long, global = true)]
+    readonly: bool,
+    /// Confirm mutating commands on protected environments (config protected_envs).
+    #[arg(short = 'y', long, global = true)]
+    yes: bool,
+    /// kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// kubeconfig context used for every App destination (default: [[clusters]] mappings, else
+    /// the current context for the in-cluster URL).
+    #[arg(long, global = true, value_name = "NAME")]
+    context: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -32,6 +45,10 @@ enum Command {
     /// Apps: list them, print their manifests.
     #[command(subcommand)]
     App(sextant::cli::app::AppCommand),
+    /// Copy values from one environment to another as one commit (e.g. `promote dev staging`).
+    Promote(sextant::cli::promote::PromoteArgs),
+    /// Run the auto-sync / self-heal loop headless until SIGINT or SIGTERM.
+    Reconcile(sextant::cli::reconcile::ReconcileArgs),
 }
 
 fn main() -> Result<()> {
@@ -44,9 +61,15 @@ fn main() -> Result<()> {
         config: config.clone(),
         config_path: from.clone(),
         repo: cli.repo.clone(),
+        readonly: cli.readonly,
+        yes: cli.yes,
+        kubeconfig: cli.kubeconfig.clone(),
+        kube_context: cli.context.clone(),
     };
     match cli.command {
         Some(Command::App(cmd)) => sextant::cli::app::run(cmd, &ctx)?,
+        Some(Command::Promote(args)) => sextant::cli::promote::run(&args, &ctx)?,
+        Some(Command::Reconcile(args)) => sextant::cli::reconcile::run(&args, &ctx)?,
         Some(Command::Config) | None => {
             match from {
                 Some(p) => println!("# config read from {}", p.display()),

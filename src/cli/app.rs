@@ -1,4 +1,5 @@
-//! `sextant app ...`: list Apps, print their rendered manifests.
+//! `sextant app ...`: list Apps, print their rendered manifests; the live commands (get, diff,
+//! sync, history, rollback, set) are in `ops.rs`.
 
 use std::io::Write;
 
@@ -17,11 +18,23 @@ pub enum AppCommand {
     List(ListArgs),
     /// Print the manifests Git says an App should run (like `argocd app manifests --source git`).
     Manifests(ManifestsArgs),
+    /// Show an App: sync and health status, conditions, resources.
+    Get(super::ops::GetArgs),
+    /// Show the differences between Git and the cluster (exit 0 none, 1 differences, 2 error).
+    Diff(super::ops::DiffArgs),
+    /// Sync an App to its target revision (or --revision).
+    Sync(super::ops::SyncArgs),
+    /// Show an App's deployment history (successful syncs, stored in the cluster).
+    History(super::ops::HistoryArgs),
+    /// Re-sync the revision of a history entry (default: the previous one).
+    Rollback(super::ops::RollbackArgs),
+    /// Change an App's auto-sync policy (an override stored in the cluster).
+    Set(super::ops::SetArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListFormat {
-    /// More columns: project, kubeconfig context, repo URL, resolved revision, origin.
+    /// More columns: env, path, target, resolved revision, kubeconfig context, repo URL, origin.
     Wide,
     Json,
     Yaml,
@@ -41,6 +54,9 @@ pub struct ListArgs {
     /// Do not fetch the remote first (use the refs already in the clone).
     #[arg(long)]
     pub no_fetch: bool,
+    /// How long to wait for the first compare of the Apps (e.g. 30s, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = super::duration::parse_duration)]
+    pub compare_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +78,12 @@ pub fn run(cmd: AppCommand, ctx: &Context) -> CliResult {
     match cmd {
         AppCommand::List(args) => list(&args, ctx),
         AppCommand::Manifests(args) => manifests(&args, ctx),
+        AppCommand::Get(args) => super::ops::get(&args, ctx),
+        AppCommand::Diff(args) => super::ops::diff(&args, ctx),
+        AppCommand::Sync(args) => super::ops::sync(&args, ctx),
+        AppCommand::History(args) => super::ops::history(&args, ctx),
+        AppCommand::Rollback(args) => super::ops::rollback(&args, ctx),
+        AppCommand::Set(args) => super::ops::set(&args, ctx),
     }
 }
 
@@ -185,44 +207,85 @@ pub fn app_json(app: &App, ctx: &Context) -> Value {
 fn list(args: &ListArgs, ctx: &Context) -> CliResult {
     let (repo, _head, apps) = load(ctx, !args.no_fetch)?;
     report_repo_state(&repo, &apps);
+    // Live status from the engine (already fetched above). A cluster that cannot be reached
+    // leaves the Apps Unknown with the reason in CONDITIONS; the listing itself still works.
+    let live = super::ops::LiveArgs {
+        no_fetch: true,
+        compare_timeout: args.compare_timeout,
+    };
+    let states = if apps.is_empty() {
+        Vec::new()
+    } else {
+        super::ops::with_engine(ctx, &live, async |_, snap| Ok(snap.apps))?
+    };
+    let state_of = |name: &str| states.iter().find(|s| s.app.name == name);
+    for s in &states {
+        for c in &s.conditions {
+            if matches!(
+                c.kind,
+                crate::engine::api::ConditionKind::ClusterError
+                    | crate::engine::api::ConditionKind::ComparisonError
+            ) {
+                eprintln!("warning: {}: {}", s.app.name, c.message);
+            }
+        }
+    }
     let mut out = Vec::new();
     match args.output {
-        Some(ListFormat::Json) => {
-            let v: Vec<Value> = apps.iter().map(|a| app_json(a, ctx)).collect();
-            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        }
-        Some(ListFormat::Yaml) => {
-            let v: Vec<Value> = apps.iter().map(|a| app_json(a, ctx)).collect();
-            write!(
-                out,
-                "{}",
-                serde_saphyr::to_string(&v).wrap_err("cannot write YAML")?
-            )?;
+        Some(fmt @ (ListFormat::Json | ListFormat::Yaml)) => {
+            let v: Vec<Value> = apps
+                .iter()
+                .map(|a| {
+                    let mut v = app_json(a, ctx);
+                    if let (Some(m), Some(s)) = (v.as_object_mut(), state_of(&a.name)) {
+                        m.insert("status".into(), super::output::status_json(s));
+                    }
+                    v
+                })
+                .collect();
+            if fmt == ListFormat::Json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+            } else {
+                write!(
+                    out,
+                    "{}",
+                    serde_saphyr::to_string(&v).wrap_err("cannot write YAML")?
+                )?;
+            }
         }
         fmt => {
             let wide = fmt == Some(ListFormat::Wide);
             let mut header = vec![
                 "NAME",
-                "ENV",
                 "CLUSTER",
                 "NAMESPACE",
-                "PATH",
-                "TARGET",
+                "PROJECT",
+                "STATUS",
+                "HEALTH",
                 "SYNCPOLICY",
+                "CONDITIONS",
             ];
             if wide {
-                header.extend(["PROJECT", "CONTEXT", "REVISION", "REPO", "ORIGIN"]);
+                header.extend([
+                    "ENV", "PATH", "TARGET", "REVISION", "CONTEXT", "REPO", "ORIGIN",
+                ]);
             }
             let mut rows = vec![header.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
             for app in &apps {
+                let st = state_of(&app.name);
                 let mut row = vec![
                     app.name.clone(),
-                    app.env.clone(),
                     cluster_label(app),
                     app.destination.namespace.clone(),
-                    app.source.path.clone(),
-                    app.source.target_revision.clone(),
-                    sync_policy_label(app).to_string(),
+                    app.project.clone(),
+                    st.map(|s| s.sync.as_str()).unwrap_or("Unknown").to_string(),
+                    st.map(|s| s.health.as_str())
+                        .unwrap_or("Unknown")
+                        .to_string(),
+                    st.map(super::output::sync_policy_label)
+                        .unwrap_or_else(|| sync_policy_label(app).to_string()),
+                    st.map(super::output::conditions_label)
+                        .unwrap_or_else(|| "<none>".into()),
                 ];
                 if wide {
                     let context =
@@ -230,14 +293,21 @@ fn list(args: &ListArgs, ctx: &Context) -> CliResult {
                             Ok(c) => c.to_string(),
                             Err(_) => "<unmapped>".to_string(),
                         };
-                    let revision = repo
-                        .resolve(&app.source.target_revision)
-                        .map(|c| c.short().to_string())
-                        .unwrap_or_else(|_| "<unknown>".into());
+                    let revision = st
+                        .and_then(|s| s.revision.as_ref())
+                        .map(|r| r.short().to_string())
+                        .or_else(|| {
+                            repo.resolve(&app.source.target_revision)
+                                .ok()
+                                .map(|c| c.short().to_string())
+                        })
+                        .unwrap_or_else(|| "<unknown>".into());
                     row.extend([
-                        app.project.clone(),
-                        context,
+                        app.env.clone(),
+                        app.source.path.clone(),
+                        app.source.target_revision.clone(),
                         revision,
+                        context,
                         app.source.repo_url.clone(),
                         app.origin.clone(),
                     ]);
