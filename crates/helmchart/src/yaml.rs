@@ -27,6 +27,11 @@ pub struct YamlError {
 impl YamlError {
     /// The message as go-yaml words it (`yaml: line N: msg`), used where Helm's text shows it.
     pub fn go_style(&self) -> String {
+        // libyaml words some scanner errors differently and reports them one line later
+        // (go-yaml adds one to a scanner error's 0-based line after libyaml advanced past it).
+        if self.message.contains("simple key expected ':'") {
+            return format!("yaml: line {}: could not find expected ':'", self.line + 1);
+        }
         format!("yaml: line {}: {}", self.line, self.message)
     }
 }

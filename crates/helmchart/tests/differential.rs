@@ -1,0 +1,192 @@
+//! Differential test: the native renderer against the real `helm template` (Helm v3.22 from the
+//! test control-plane build) on the conformance charts and the demo chart, several value files
+//! each. Both outputs are split into documents and parsed; the parsed objects (and their
+//! `# Source:` files, in order) must be identical.
+//!
+//! The helm binary comes from `$SEXTANT_TEST_BIN_DIR/helm` or from `testcluster/bin-dir`.
+//! Without it the test fails and says how to build it (it never skips silently).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use helmchart::{Chart, RenderOptions, render};
+
+const KUBE_VERSION: &str = "1.36.0";
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn helm_binary() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SEXTANT_TEST_BIN_DIR") {
+        let p = PathBuf::from(dir).join("helm");
+        assert!(
+            p.is_file(),
+            "SEXTANT_TEST_BIN_DIR is set but {} does not exist; build the test binaries with \
+             `testcluster/build` from the repository root",
+            p.display()
+        );
+        return p;
+    }
+    let script = repo_root().join("testcluster/bin-dir");
+    let out = Command::new(&script).current_dir(repo_root()).output();
+    if let Ok(out) = out
+        && out.status.success()
+    {
+        let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let p = PathBuf::from(dir).join("helm");
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!(
+        "the helm binary for the differential test is missing: build it with `testcluster/build` \
+         (from the repository root), or set SEXTANT_TEST_BIN_DIR to a directory holding helm v3"
+    );
+}
+
+/// (source, parsed object as JSON) for each document of `helm template` output.
+fn parse_docs(text: &str) -> Vec<(String, serde_json::Value)> {
+    helmchart::render::split_manifests(text)
+        .into_iter()
+        .map(|d| {
+            let source = d
+                .lines()
+                .find_map(|l| l.strip_prefix("# Source: "))
+                .unwrap_or("")
+                .to_string();
+            let v = helmchart::yaml::parse(&d, helmchart::yaml::Numbers::Float)
+                .map(|v| v.to_json())
+                .unwrap_or_else(|e| serde_json::json!({"unparsable": e.to_string()}));
+            (source, v)
+        })
+        .collect()
+}
+
+struct Case {
+    name: String,
+    chart: PathBuf,
+    value_files: Vec<PathBuf>,
+    set: Vec<String>,
+}
+
+fn cases() -> Vec<Case> {
+    let conf = common::conformance_dir().join("helm-template-v3/testdata/testcharts");
+    let mut v = Vec::new();
+    let sub = conf.join("subchart");
+    v.push(Case { name: "subchart".into(), chart: sub.clone(), value_files: vec![], set: vec![] });
+    v.push(Case {
+        name: "subchart+extra_values".into(),
+        chart: sub.clone(),
+        value_files: vec![sub.join("extra_values.yaml"), sub.join("charts/subchartA/values.yaml")],
+        set: vec![],
+    });
+    v.push(Case {
+        name: "subchart+set".into(),
+        chart: sub.clone(),
+        value_files: vec![],
+        set: vec![
+            "configmap.enabled=true".into(),
+            "subchartb.enabled=true".into(),
+            "service.name=apache".into(),
+        ],
+    });
+    for c in ["issue-9027", "object-order", "chart-with-template-lib-dep", "chart-with-template-lib-archive-dep"] {
+        v.push(Case { name: c.into(), chart: conf.join(c), value_files: vec![], set: vec![] });
+    }
+    let demo = repo_root().join("assets/demo/deploy/helm/astromesh");
+    assert!(
+        demo.join("Chart.yaml").is_file(),
+        "demo chart missing at {}",
+        demo.display()
+    );
+    for env in ["dev", "staging", "prod"] {
+        v.push(Case {
+            name: format!("demo astromesh {env}"),
+            chart: demo.clone(),
+            value_files: vec![demo.join(format!("values-{env}.yaml"))],
+            set: vec![],
+        });
+    }
+    v.push(Case {
+        name: "demo astromesh dev+prod".into(),
+        chart: demo.clone(),
+        value_files: vec![demo.join("values-dev.yaml"), demo.join("values-prod.yaml")],
+        set: vec![],
+    });
+    v
+}
+
+fn run_helm(helm: &Path, c: &Case) -> Result<String, String> {
+    let mut cmd = Command::new(helm);
+    cmd.arg("template").arg(&c.chart).args(["--kube-version", KUBE_VERSION]);
+    for f in &c.value_files {
+        cmd.arg("-f").arg(f);
+    }
+    for s in &c.set {
+        cmd.arg("--set").arg(s);
+    }
+    let out = cmd.output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn run_native(c: &Case) -> Result<String, String> {
+    let chart = Chart::load_dir(&c.chart).map_err(|e| e.to_string())?;
+    let mut opts = RenderOptions {
+        kube_version: Some(KUBE_VERSION.into()),
+        set: c.set.clone(),
+        ..RenderOptions::default()
+    };
+    for f in &c.value_files {
+        let data = std::fs::read(f).map_err(|e| e.to_string())?;
+        opts.value_files.push((f.display().to_string(), data));
+    }
+    render(&chart, &opts)
+        .map(|r| r.to_helm_output())
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn native_matches_helm_binary() {
+    let helm = helm_binary();
+    let cases = cases();
+    let mut same_objects = 0;
+    let mut same_bytes = 0;
+    let mut failures = Vec::new();
+    for c in &cases {
+        let want = run_helm(&helm, c);
+        let got = run_native(c);
+        match (&want, &got) {
+            (Ok(w), Ok(g)) => {
+                if parse_docs(w) == parse_docs(g) {
+                    same_objects += 1;
+                } else {
+                    failures.push(format!("{}: objects differ\n--- native ---\n{g}\n--- helm ---\n{w}", c.name));
+                }
+                if w == g {
+                    same_bytes += 1;
+                }
+            }
+            (Err(_), Err(_)) => {
+                same_objects += 1;
+                same_bytes += 1;
+            }
+            _ => failures.push(format!("{}: native {:?} vs helm {:?}", c.name, got.as_ref().err(), want.as_ref().err())),
+        }
+    }
+    for f in &failures {
+        eprintln!("DIFF {f}\n");
+    }
+    println!(
+        "differential vs helm: {same_objects}/{} identical objects, {same_bytes}/{} byte-identical",
+        cases.len(),
+        cases.len()
+    );
+    assert!(failures.is_empty(), "{} case(s) differ from helm template", failures.len());
+}
