@@ -62,6 +62,7 @@ pub fn app(env: &str, origin: &str) -> App {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn row(
     group: &str,
     kind: &str,

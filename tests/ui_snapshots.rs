@@ -102,8 +102,10 @@ fn apps_readonly_mono_ascii() {
 
 #[test]
 fn apps_loading() {
-    let mut snapshot = sextant::engine::api::Snapshot::default();
-    snapshot.loading = true;
+    let snapshot = sextant::engine::api::Snapshot {
+        loading: true,
+        ..Default::default()
+    };
     let s = State::new(opts(), snapshot, fixtures::now());
     snap("apps_loading", &s);
 }

@@ -12,6 +12,7 @@
 //! (with the conflicting managers), not found, or a kind the cluster does not know.
 
 pub mod kube;
+pub mod sandbox;
 
 use std::fmt;
 use std::sync::Arc;

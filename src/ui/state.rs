@@ -275,6 +275,8 @@ pub struct ProgressDialog {
     pub scroll: usize,
 }
 
+// One dialog exists at a time, so the size of the largest step does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum RollbackStep {
     Pick {
@@ -1088,11 +1090,7 @@ fn apps_key(state: &mut State, action: KeyAction) -> Vec<Effect> {
                 open_detail(state, &name, Pane::Resources);
             }
         }
-        KeyAction::Back => {
-            if !state.filter.is_empty() {
-                state.filter.clear();
-            }
-        }
+        KeyAction::Back => state.filter.clear(),
         _ => {}
     }
     Vec::new()
@@ -1170,7 +1168,7 @@ fn detail_key(state: &mut State, action: KeyAction) -> Vec<Effect> {
 /// History newest first.
 pub fn sorted_history(app: &AppState) -> Vec<&HistoryEntry> {
     let mut h: Vec<&HistoryEntry> = app.history.iter().collect();
-    h.sort_by(|a, b| b.id.cmp(&a.id));
+    h.sort_by_key(|e| std::cmp::Reverse(e.id));
     h
 }
 
