@@ -1,0 +1,693 @@
+//! The reconcile engine against the real control plane (tests/support): sync, health, scaling,
+//! prune, drift + self-heal, history, rollback, locks, RBAC. Each test works in its own
+//! namespace with its own App name; desired state comes from an in-memory repository
+//! (`StaticRepo`) so the tests exercise the engine itself.
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use sextant::app::{
+    App, AppSource, Automated, Destination, DirectorySource, SourceKind, SyncPolicy,
+};
+use sextant::cluster::SingleCluster;
+use sextant::cluster::kube::KubeCluster;
+use sextant::engine::api::{
+    AppState, Command, CommandOutcome, EngineHandle, HealthStatus, OperationPhase, OperationResult,
+    ResultCode, SyncOptions, SyncStatus,
+};
+use sextant::engine::static_repo::StaticRepo;
+use sextant::engine::{Engine, EngineOptions};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn app(name: &str, ns: &str, automated: Option<Automated>) -> App {
+    App {
+        name: name.into(),
+        env: name.into(),
+        project: "default".into(),
+        origin: "test".into(),
+        source: AppSource {
+            repo_url: "memory".into(),
+            path: "manifests".into(),
+            target_revision: "HEAD".into(),
+            kind: SourceKind::Directory(DirectorySource::default()),
+        },
+        destination: Destination {
+            server: None,
+            name: None,
+            namespace: ns.into(),
+        },
+        sync_policy: SyncPolicy {
+            automated,
+            sync_options: vec!["CreateNamespace=true".into()],
+            retry: None,
+        },
+        revision_history_limit: 10,
+        ignore_differences: vec![],
+    }
+}
+
+fn deployment(name: &str, replicas: i64) -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "main", "image": "registry.invalid/web:1.0"}]}
+            }
+        }
+    })
+}
+
+fn configmap(name: &str, value: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": value}})
+}
+
+fn service(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+        "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}})
+}
+
+/// Manifests of the test App: web Deployment, a Service, two ConfigMaps (one optional).
+fn manifests(replicas: i64, with_extra: bool) -> Vec<Value> {
+    let mut v = vec![
+        configmap("settings", "a"),
+        deployment("web", replicas),
+        service("web"),
+    ];
+    if with_extra {
+        v.push(configmap("extra", "x"));
+    }
+    v
+}
+
+async fn engine(repo: Arc<StaticRepo>, kubeconfig: &Path, user: &str) -> EngineHandle {
+    let cluster = KubeCluster::connect(Some(kubeconfig), None)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    let mut opts = EngineOptions::new(repo, Arc::new(SingleCluster(Arc::new(cluster))));
+    opts.user = user.into();
+    opts.poll = false;
+    Engine::start(opts)
+}
+
+async fn wait_app(
+    h: &EngineHandle,
+    app: &str,
+    what: &str,
+    timeout: Duration,
+    pred: impl Fn(&AppState) -> bool,
+) -> AppState {
+    let mut rx = h.state.clone();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let snap = rx.borrow_and_update().clone();
+        if let Some(s) = snap.app(app)
+            && pred(s)
+        {
+            return s.clone();
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            let s = snap.app(app);
+            panic!(
+                "timed out waiting for {what} on {app}; state: sync={:?} health={:?} ({}) conditions={:?} op={:?} rows={:?}",
+                s.map(|s| s.sync),
+                s.map(|s| s.health),
+                s.map(|s| s.health_message.clone()).unwrap_or_default(),
+                s.map(|s| s.conditions.clone()),
+                s.and_then(|s| s.operation.clone()),
+                s.map(|s| s
+                    .resources
+                    .iter()
+                    .map(|r| format!("{} {:?} {:?}", r.key, r.state, r.health))
+                    .collect::<Vec<_>>())
+            );
+        }
+        let _ = tokio::time::timeout(deadline - now, rx.changed()).await;
+    }
+}
+
+async fn sync(h: &EngineHandle, app: &str, options: SyncOptions) -> OperationResult {
+    match h
+        .call(Command::Sync {
+            app: app.into(),
+            options,
+        })
+        .await
+    {
+        CommandOutcome::Operation(r) => r,
+        other => panic!("sync of {app}: unexpected outcome {other:?}"),
+    }
+}
+
+fn assert_succeeded(r: &OperationResult) {
+    assert_eq!(
+        r.phase,
+        OperationPhase::Succeeded,
+        "operation failed: {} {:?}",
+        r.message,
+        r.resources
+    );
+}
+
+/// A fresh namespace name the engine creates itself (CreateNamespace=true).
+fn fresh_ns(prefix: &str) -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!(
+        "{prefix}-{:x}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+async fn ready_replicas(ns: &str, name: &str) -> Result<i32, String> {
+    let api: Api<Deployment> = Api::namespaced(support::client().await, ns);
+    let d = api.get(name).await.map_err(|e| e.to_string())?;
+    Ok(d.status.and_then(|s| s.ready_replicas).unwrap_or(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_sync_creates_namespace_and_resources_and_deployments_become_healthy() {
+    let kc = support::cluster().kubeconfig_path().to_path_buf();
+    let ns = fresh_ns("eng-first");
+    let name = format!("first-{ns}");
+    let repo = Arc::new(StaticRepo::new());
+    repo.set_app(app(&name, &ns, None));
+    repo.commit(&name, "1111111aaaa", "initial", manifests(2, true));
+    let h = engine(repo, &kc, "alice@test").await;
+    let st = wait_app(&h, &name, "first compare", TIMEOUT, |s| {
+        s.compared_at.is_some()
+    })
+    .await;
+    assert_eq!(st.sync, SyncStatus::OutOfSync);
+    assert_eq!(
+        st.diffs.len(),
+        4,
+        "all four resources missing: {:?}",
+        st.diffs
+    );
+    let r = sync(&h, &name, SyncOptions::default()).await;
+    assert_succeeded(&r);
+    assert!(
+        r.resources.iter().all(|x| x.code == ResultCode::Created),
+        "{:?}",
+        r.resources
+    );
+    let st = wait_app(&h, &name, "Synced and Healthy", TIMEOUT, |s| {
+        s.sync == SyncStatus::Synced && s.health == HealthStatus::Healthy
+    })
+    .await;
+    assert!(
+        st.resources.iter().any(|r| r.key.kind == "Pod"),
+        "tree has pods"
+    );
+    assert_eq!(st.history.len(), 1);
+    assert_eq!(st.history[0].initiated_by, "alice@test");
+    assert_eq!(
+        st.deployed.as_ref().map(|d| d.sha.as_str()),
+        Some("1111111aaaa")
+    );
+    assert_eq!(ready_replicas(&ns, "web").await, Ok(2));
+    // Every object carries the tracking annotation.
+    let cm: Api<ConfigMap> = Api::namespaced(support::client().await, &ns);
+    let settings = cm.get("settings").await.expect("settings exists");
+    assert_eq!(
+        settings
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .get("sextant.io/tracking-id")
+            .map(String::as_str),
+        Some(format!("{name}:/ConfigMap:{ns}/settings").as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_by_values_change_goes_out_of_sync_then_synced_with_5_ready_pods() {
+    let kc = support::cluster().kubeconfig_path().to_path_buf();
+    let ns = fresh_ns("eng-scale");
+    let name = format!("scale-{ns}");
+    let repo = Arc::new(StaticRepo::new());
+    repo.set_app(app(&name, &ns, None));
+    repo.commit(&name, "2222222aaaa", "initial", manifests(2, false));
+    let h = engine(repo.clone(), &kc, "bob@test").await;
+    wait_app(&h, &name, "first compare", TIMEOUT, |s| {
+        s.compared_at.is_some()
+    })
+    .await;
+    assert_succeeded(&sync(&h, &name, SyncOptions::default()).await);
+    wait_app(&h, &name, "Synced", TIMEOUT, |s| {
+        s.sync == SyncStatus::Synced
+    })
+    .await;
+
+    repo.commit(&name, "2222222bbbb", "scale web to 5", manifests(5, false));
+    h.call(Command::Refresh {
+        app: Some(name.clone()),
+        hard: true,
+    })
+    .await;
+    let st = wait_app(&h, &name, "OutOfSync at new revision", TIMEOUT, |s| {
+        s.sync == SyncStatus::OutOfSync
+            && s.revision.as_ref().is_some_and(|r| r.sha == "2222222bbbb")
+    })
+    .await;
+    let diff = st
+        .diffs
+        .iter()
+        .find(|d| d.key.kind == "Deployment")
+        .expect("deployment diff");
+    assert!(
+        diff.unified.contains("-    replicas: 2") || diff.unified.contains("replicas: 2"),
+        "{}",
+        diff.unified
+    );
+    assert!(
+        diff.unified.contains("+    replicas: 5") || diff.unified.contains("replicas: 5"),
+        "{}",
+        diff.unified
+    );
+    assert_eq!(
+        st.diffs.len(),
+        1,
+        "only the Deployment changed: {:?}",
+        st.diffs
+    );
+
+    let r = sync(&h, &name, SyncOptions::default()).await;
+    assert_succeeded(&r);
+    wait_app(&h, &name, "Synced and Healthy at 5", TIMEOUT, |s| {
+        s.sync == SyncStatus::Synced && s.health == HealthStatus::Healthy
+    })
+    .await;
+    support::wait_until("5 ready pods", TIMEOUT, || async {
+        match ready_replicas(&ns, "web").await? {
+            5 => Ok(()),
+            n => Err(format!("{n} ready")),
+        }
+    })
+    .await;
+    let st = h.snapshot();
+    let st = st.app(&name).expect("app");
+    assert_eq!(st.history.len(), 2);
+    assert_eq!(st.history[1].revision, "2222222bbbb");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_resource_is_pruned_and_only_it() {
+    let kc = support::cluster().kubeconfig_path().to_path_buf();
+    let ns = fresh_ns("eng-prune");
+    let name = format!("prune-{ns}");
+    let repo = Arc::new(StaticRepo::new());
+    repo.set_app(app(&name, &ns, None));
+    repo.commit(&name, "3333333aaaa", "initial", manifests(1, true));
+    let h = engine(repo.clone(), &kc, "carol@test").await;
+    wait_app(&h, &name, "first compare", TIMEOUT, |s| {
+        s.compared_at.is_some()
+    })
+    .await;
+    assert_succeeded(&sync(&h, &name, SyncOptions::default()).await);
+    // An object the App does not track, in the same namespace: must survive.
+    let cms: Api<ConfigMap> = Api::namespaced(support::client().await, &ns);
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "bystander"}, "data": {"a": "b"}}))
+            .expect("configmap"),
+    )
+    .await
+    .expect("create bystander");
+
+    repo.commit(&name, "3333333bbbb", "drop extra", manifests(1, false));
+    h.call(Command::Refresh {
+        app: Some(name.clone()),
+        hard: true,
+    })
+    .await;
+    let st = wait_app(&h, &name, "extra detected", TIMEOUT, |s| {
+        s.revision.as_ref().is_some_and(|r| r.sha == "3333333bbbb")
+            && s.sync == SyncStatus::OutOfSync
+    })
+    .await;
+    let extras: Vec<_> = st
+        .resources
+        .iter()
+        .filter(|r| r.state == sextant::engine::api::ResourceState::Extra)
+        .map(|r| r.key.name.clone())
+        .collect();
+    assert_eq!(extras, vec!["extra".to_string()]);
+
+    // Without prune the extra stays.
+    let r = sync(&h, &name, SyncOptions::default()).await;
+    assert_succeeded(&r);
+    assert!(
+        r.resources
+            .iter()
+            .any(|x| x.code == ResultCode::PruneSkipped)
+    );
+    assert!(cms.get_opt("extra").await.expect("get").is_some());
+
+    let r = sync(
+        &h,
+        &name,
+        SyncOptions {
+            prune: true,
+            ..SyncOptions::default()
+        },
+    )
+    .await;
+    assert_succeeded(&r);
+    let pruned: Vec<_> = r
+        .resources
+        .iter()
+        .filter(|x| x.code == ResultCode::Pruned)
+        .map(|x| x.key.name.clone())
+        .collect();
+    assert_eq!(pruned, vec!["extra".to_string()]);
+    support::wait_until("extra deleted", TIMEOUT, || async {
+        match cms.get_opt("extra").await.map_err(|e| e.to_string())? {
+            None => Ok(()),
+            Some(_) => Err("still there".into()),
+        }
+    })
+    .await;
+    assert!(
+        cms.get_opt("bystander").await.expect("get").is_some(),
+        "untracked object kept"
+    );
+    assert!(
+        cms.get_opt("settings").await.expect("get").is_some(),
+        "desired object kept"
+    );
+    wait_app(&h, &name, "Synced after prune", TIMEOUT, |s| {
+        s.sync == SyncStatus::Synced
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_scale_is_detected_as_drift_and_reverted_by_self_heal() {
+    let kc = support::cluster().kubeconfig_path().to_path_buf();
+    let ns = fresh_ns("eng-heal");
+    let name = format!("heal-{ns}");
+    let repo = Arc::new(StaticRepo::new());
+    repo.set_app(app(
+        &name,
+        &ns,
+        Some(Automated {
+            prune: true,
+            self_heal: true,
+            allow_empty: false,
+        }),
+    ));
+    repo.commit(&name, "4444444aaaa", "initial", manifests(2, false));
+    let h = engine(repo, &kc, "dave@test").await;
+    // Auto-sync applies the new revision by itself.
+    wait_app(&h, &name, "auto-synced", TIMEOUT, |s| {
+        s.sync == SyncStatus::Synced && s.history.len() == 1
+    })
+    .await;
+    // `kubectl scale`-style edit by another field manager.
+    let deps: Api<Deployment> = Api::namespaced(support::client().await, &ns);
+    deps.patch(
+        "web",
+        &PatchParams::apply("kubectl-scale").force(),
+        &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 4}})),
+    )
+    .await
+    .expect("manual scale");
+    // Drift is detected (from the watch) and reverted.
+    support::wait_until("self-heal back to 2 replicas", TIMEOUT, || async {
+        let d = deps.get("web").await.map_err(|e| e.to_string())?;
+        match d.spec.and_then(|s| s.replicas) {
+            Some(2) => Ok(()),
+            other => Err(format!("replicas {other:?}")),
+        }
+    })
+    .await;
+    let st = wait_app(&h, &name, "Synced after self-heal", TIMEOUT, |s| {
+        s.sync == SyncStatus::Synced
+    })
+    .await;
+    assert!(
+        st.history.len() >= 2,
+        "self-heal recorded: {:?}",
+        st.history
+    );
+    assert!(
+        st.history
+            .last()
+            .is_some_and(|e| e.initiated_by.contains("(auto)"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_holds_revisions_and_rollback_refused_with_auto_sync_then_works_after_override() {
+    let kc = support::cluster().kubeconfig_path().to_path_buf();
+    let ns = fresh_ns("eng-rollback");
+    let name = format!("rb-{ns}");
+    let repo = Arc::new(StaticRepo::new());
+    repo.set_app(app(
+        &name,
+        &ns,
+        Some(Automated {
+            prune: false,
+            self_heal: false,
+            allow_empty: false,
+        }),
+    ));
+    repo.commit(
+        &name,
+        "5555555aaaa",
+        "v1",
+        vec![configmap("settings", "one")],
+    );
+    let h = engine(repo.clone(), &kc, "erin@test").await;
+    wait_app(&h, &name, "auto-synced v1", TIMEOUT, |s| {
+        s.history.len() == 1
+    })
+    .await;
+    repo.commit(
+        &name,
+        "5555555bbbb",
+        "v2",
+        vec![configmap("settings", "two")],
+    );
+    h.call(Command::Refresh {
+        app: Some(name.clone()),
+        hard: true,
+    })
+    .await;
+    let st = wait_app(&h, &name, "auto-synced v2", TIMEOUT, |s| {
+        s.history.len() == 2 && s.sync == SyncStatus::Synced
+    })
+    .await;
+    assert_eq!(st.history[0].revision, "5555555aaaa");
+    assert_eq!(st.history[1].revision, "5555555bbbb");
+    let first_id = st.history[0].id;
+
+    let out = h
+        .call(Command::Rollback {
+            app: name.clone(),
+            history_id: first_id,
+            options: SyncOptions::default(),
+        })
+        .await;
+    match out {
+        CommandOutcome::Refused(m) => assert!(m.contains("auto-sync is on"), "{m}"),
+        other => panic!("rollback with auto-sync on must be refused: {other:?}"),
+    }
+
+    // Turn auto-sync off (stored in the cluster), then roll back.
+    assert_eq!(
+        h.call(Command::SetAutoSync {
+            app: name.clone(),
+            enabled: Some(false),
+            self_heal: None,
+            prune: None,
+        })
+        .await,
+        CommandOutcome::Done
+    );
+    let cms: Api<ConfigMap> = Api::namespaced(support::client().await, "sextant-system");
+    let ov = cms
+        .get(&format!("sextant-autosync-{name}"))
+        .await
+        .expect("override stored in the cluster");
+    assert_eq!(
+        ov.data
+            .unwrap_or_default()
+            .get("enabled")
+            .map(String::as_str),
+        Some("false")
+    );
+
+    let out = h
+        .call(Command::Rollback {
+            app: name.clone(),
+            history_id: first_id,
+            options: SyncOptions::default(),
+        })
+        .await;
+    let CommandOutcome::Operation(r) = out else {
+        panic!("rollback: {out:?}")
+    };
+    assert_succeeded(&r);
+    let live: Api<ConfigMap> = Api::namespaced(support::client().await, &ns);
+    let cm = live.get("settings").await.expect("settings");
+    assert_eq!(
+        cm.data.unwrap_or_default().get("k").map(String::as_str),
+        Some("one")
+    );
+    let st = wait_app(&h, &name, "rolled back, OutOfSync vs Git", TIMEOUT, |s| {
+        s.history.len() == 3 && s.sync == SyncStatus::OutOfSync
+    })
+    .await;
+    assert_eq!(st.history[2].revision, "5555555aaaa");
+    assert!(st.auto_sync.overridden && !st.auto_sync.enabled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_syncs_one_is_refused_with_the_lease_holder() {
+    let kc = support::cluster().kubeconfig_path().to_path_buf();
+    let ns = fresh_ns("eng-lock");
+    let name = format!("lock-{ns}");
+    let repo = Arc::new(StaticRepo::new());
+    repo.set_app(app(&name, &ns, None));
+    // Two waves: the first sync waits for wave 0 to be healthy, so it holds the lease a while.
+    let mut first = deployment("web", 2);
+    first["metadata"]["annotations"] = json!({"argocd.argoproj.io/sync-wave": "0"});
+    let mut second = configmap("after", "x");
+    second["metadata"]["annotations"] = json!({"argocd.argoproj.io/sync-wave": "1"});
+    repo.commit(&name, "6666666aaaa", "two waves", vec![first, second]);
+    let a = engine(repo.clone(), &kc, "frank@laptop").await;
+    let b = engine(repo.clone(), &kc, "grace@desktop").await;
+    wait_app(&a, &name, "compare a", TIMEOUT, |s| s.compared_at.is_some()).await;
+    wait_app(&b, &name, "compare b", TIMEOUT, |s| s.compared_at.is_some()).await;
+    let (ra, rb) = tokio::join!(
+        a.call(Command::Sync {
+            app: name.clone(),
+            options: SyncOptions::default()
+        }),
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            b.call(Command::Sync {
+                app: name.clone(),
+                options: SyncOptions::default(),
+            })
+            .await
+        }
+    );
+    let outcomes = [ra, rb];
+    let refused: Vec<&String> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            CommandOutcome::Refused(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    let succeeded = outcomes
+        .iter()
+        .filter(
+            |o| matches!(o, CommandOutcome::Operation(r) if r.phase == OperationPhase::Succeeded),
+        )
+        .count();
+    assert_eq!(refused.len(), 1, "exactly one refused: {outcomes:?}");
+    assert_eq!(succeeded, 1, "exactly one succeeded: {outcomes:?}");
+    assert!(
+        refused[0].contains("sync in progress by frank@laptop sync since"),
+        "{}",
+        refused[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn view_only_user_gets_forbidden_on_sync_while_diff_works() {
+    let tc = support::cluster();
+    let ns = support::namespace("eng-rbac").await;
+    let name = format!("rbac-{ns}");
+    let user = format!("viewer-{ns}");
+    // Grant the built-in `view` ClusterRole cluster-wide (read everything but Secrets).
+    let admin = support::client().await;
+    let crb: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> = Api::all(admin.clone());
+    crb.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "metadata": {"name": format!("view-{user}")},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]
+        }))
+        .expect("binding"),
+    )
+    .await
+    .expect("create binding");
+    let kc = tc.client_cert_kubeconfig(&user, &[]);
+    // Something live to diff against, applied by the admin.
+    let cms: Api<ConfigMap> = Api::namespaced(admin, &ns);
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "settings"}, "data": {"k": "old"}}))
+            .expect("cm"),
+    )
+    .await
+    .expect("create");
+    let repo = Arc::new(StaticRepo::new());
+    let mut a = app(&name, &ns, None);
+    a.sync_policy.sync_options.clear();
+    repo.set_app(a);
+    repo.commit(
+        &name,
+        "7777777aaaa",
+        "v1",
+        vec![configmap("settings", "new")],
+    );
+    let h = engine(repo, &kc, "viewer@test").await;
+    let st = wait_app(&h, &name, "compare as viewer", TIMEOUT, |s| {
+        s.compared_at.is_some()
+    })
+    .await;
+    assert_eq!(st.sync, SyncStatus::OutOfSync);
+    let d = st
+        .diffs
+        .iter()
+        .find(|d| d.key.name == "settings")
+        .expect("diff");
+    assert!(
+        d.unified.contains("old") && d.unified.contains("new"),
+        "{}",
+        d.unified
+    );
+
+    let out = h
+        .call(Command::Sync {
+            app: name.clone(),
+            options: SyncOptions::default(),
+        })
+        .await;
+    let msg = match out {
+        CommandOutcome::Operation(r) => {
+            assert_eq!(r.phase, OperationPhase::Failed);
+            r.message
+        }
+        CommandOutcome::Failed(m) | CommandOutcome::Refused(m) => m,
+        other => panic!("unexpected {other:?}"),
+    };
+    assert!(msg.contains("forbidden"), "{msg}");
+    assert!(msg.contains(&user), "names the user: {msg}");
+    let cm = cms.get("settings").await.expect("still there");
+    assert_eq!(
+        cm.data.unwrap_or_default().get("k").map(String::as_str),
+        Some("old")
+    );
+}
