@@ -128,8 +128,9 @@ pub fn helm_template(argv: &[String], cwd: &Path, flavor: HelmFlavor) -> CliResu
                 "YAML parse error on {file}: error converting YAML to JSON: {message}"
             );
             if debug {
+                // `helm template` prints the failed release's manifest trimmed, then the error.
                 return CliResult {
-                    output: format!("{debug_output}Error: {msg}\n"),
+                    output: format!("{}\nError: {msg}\n", debug_output.trim()),
                     failed: true,
                 };
             }
