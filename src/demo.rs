@@ -6,8 +6,14 @@
 //! extra key that makes a "manual change" in the sandbox, so drift and self-heal can be watched.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::cluster::sandbox::Registry;
+use crate::cluster::SingleCluster;
+use crate::cluster::sandbox::{Registry, SandboxCluster};
+use crate::config::Config;
+use crate::engine::api::Repo;
+use crate::ui::keymap::Key;
+use crate::ui::{ExtraKey, Hooks, PreviewFn, UiError};
 
 /// The demo repository, embedded so the binary works from any directory.
 pub const FILES: &[(&str, &str)] = &[
@@ -103,6 +109,10 @@ pub enum DemoError {
         "--keep {path}: the directory exists and is not empty\n  give a new or empty directory"
     )]
     NotEmpty { path: PathBuf },
+    #[error("cannot open the demo repository: {0}")]
+    Repo(String),
+    #[error(transparent)]
+    Ui(#[from] UiError),
     #[error("demo file {file} no longer contains {needle:?}: the scripted history needs updating")]
     Script { file: String, needle: String },
 }
@@ -303,6 +313,87 @@ pub fn build_repo(dir: &Path) -> Result<Vec<String>, DemoError> {
         parent = Some(id);
     }
     Ok(ids)
+}
+
+/// The demo's "manual change" key (listed in help).
+pub const DRIFT_KEY: char = 'm';
+
+/// Options of `sextant demo`.
+#[derive(Debug, Clone, Default)]
+pub struct DemoArgs {
+    /// Keep the generated repository here (a new or empty directory) instead of a temporary one.
+    pub keep: Option<PathBuf>,
+    pub readonly: bool,
+}
+
+/// Opens the git-backed [`Repo`] (sources + native renderer) over a repository directory.
+pub type OpenRepo = Box<dyn FnOnce(&Path, &Config) -> Result<Arc<dyn Repo>, String> + Send>;
+
+/// Removes the temporary repository when the demo ends (unless `--keep`).
+struct TempRepo(Option<PathBuf>);
+
+impl Drop for TempRepo {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            // Best effort: a leftover directory in the temp dir is harmless.
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
+
+/// Where the repository goes: `--keep DIR` or a fresh directory in the system temp dir.
+fn repo_dir(args: &DemoArgs) -> (PathBuf, TempRepo) {
+    match &args.keep {
+        Some(dir) => (dir.clone(), TempRepo(None)),
+        None => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let dir =
+                std::env::temp_dir().join(format!("sextant-demo-{}-{nanos:x}", std::process::id()));
+            (dir.clone(), TempRepo(Some(dir)))
+        }
+    }
+}
+
+/// Run the demo: build the repository, start the sandbox and the engine, open the UI.
+/// Returns the repository path when it was kept.
+pub async fn run(
+    args: DemoArgs,
+    config: &Config,
+    open_repo: OpenRepo,
+    promote_preview: Option<PreviewFn>,
+) -> Result<Option<PathBuf>, DemoError> {
+    let (dir, _cleanup) = repo_dir(&args);
+    build_repo(&dir)?;
+    let mut config = config.clone();
+    config.repo.path = Some(dir.clone());
+    config.repo.url = None;
+    // Promotions and Git changes show up within seconds instead of minutes.
+    config.reconcile.poll_interval_secs = 5;
+    config.reconcile.poll_jitter_secs = 0;
+    let repo = open_repo(&dir, &config).map_err(DemoError::Repo)?;
+    let sandbox = SandboxCluster::new(registry());
+    sandbox.start();
+    let cluster: Arc<dyn crate::cluster::Cluster> = Arc::new(sandbox.clone());
+    let mut opts = crate::ui::options_from_config(&config, args.readonly)?;
+    opts.title = "sextant demo".into();
+    opts.extras.push(ExtraKey {
+        key: Key::ch(DRIFT_KEY),
+        description: "demo: manual change in the sandbox (drift, then self-heal)".into(),
+    });
+    let drift = sandbox.clone();
+    let hooks = Hooks {
+        promote_preview,
+        extras: vec![Arc::new(move || {
+            let sb = drift.clone();
+            Box::pin(async move { sb.manual_change(None) })
+        })],
+    };
+    crate::ui::run_with_engine(repo, Arc::new(SingleCluster(cluster)), &config, opts, hooks)
+        .await?;
+    Ok(args.keep)
 }
 
 #[cfg(test)]

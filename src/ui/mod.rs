@@ -75,6 +75,23 @@ pub fn options_from_config(config: &Config, readonly: bool) -> Result<UiOptions,
     })
 }
 
+/// Start the engine over `repo` and `clusters` (auto-sync and self-heal on, polling per config)
+/// and run the UI until the user quits. Used by `sextant` (real clusters) and `sextant demo`
+/// (the sandbox).
+pub async fn run_with_engine(
+    repo: Arc<dyn crate::engine::api::Repo>,
+    clusters: Arc<dyn crate::cluster::ClusterProvider>,
+    config: &Config,
+    opts: UiOptions,
+    hooks: Hooks,
+) -> Result<(), UiError> {
+    let mut eng = crate::engine::EngineOptions::new(repo, clusters);
+    eng.reconcile = config.reconcile.clone();
+    eng.readonly = opts.readonly;
+    let handle = crate::engine::Engine::start(eng);
+    run(handle, opts, hooks).await
+}
+
 /// Restores the terminal when dropped (normal exit and error paths; panics are covered by the
 /// hook `ratatui::try_init` installs).
 struct TerminalGuard;
