@@ -67,15 +67,17 @@ tc_is_ours() {
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir"
 }
 
-# tc_stop DIR NAME stops the process recorded in DIR/pids/NAME: SIGTERM, wait
-# up to 10 s, then SIGKILL. Never kills by name.
+# tc_stop DIR NAME [GRACE] stops the process recorded in DIR/pids/NAME:
+# SIGTERM, wait up to GRACE seconds (default 5), then SIGKILL. Never kills by
+# name. kube-apiserver stops listening at once on SIGTERM but its graceful
+# shutdown can then linger for over 10 s, hence the short default.
 tc_stop() {
-  local dir=$1 name=$2 pid i
+  local dir=$1 name=$2 grace=${3:-5} pid i
   [[ -f "$dir/pids/$name" ]] || return 0
   pid="$(cat "$dir/pids/$name")"
   if tc_is_ours "$dir" "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
+    for ((i = 0; i < grace * 10; i++)); do
       tc_is_ours "$dir" "$pid" || break
       sleep 0.1
     done
