@@ -19,6 +19,10 @@ pub struct GitRepo {
     repo: Arc<source::Repo>,
     renderer: Arc<Renderer>,
     config: Arc<Config>,
+    /// Renders run one at a time: the Helm exporter's temporary directory is per process, so
+    /// concurrent renders of one chart (the engine's App actors run in parallel) would race on
+    /// it; one `helm` at a time is also kinder to small machines.
+    render_lock: Arc<std::sync::Mutex<()>>,
 }
 
 impl GitRepo {
@@ -27,6 +31,7 @@ impl GitRepo {
             repo: Arc::new(repo),
             renderer: Arc::new(Renderer::new(RenderOptions::from_config(config))),
             config: Arc::new(config.clone()),
+            render_lock: Arc::new(std::sync::Mutex::new(())),
         }
     }
 
@@ -123,7 +128,9 @@ impl Repo for GitRepo {
         let renderer = self.renderer.clone();
         let app = app.clone();
         let sha = sha.to_string();
+        let lock = self.render_lock.clone();
         Box::pin(blocking(move || {
+            let _one_at_a_time = lock.lock().unwrap_or_else(|p| p.into_inner());
             let commit = repo.resolve(&sha).map_err(|e| e.to_string())?;
             let rendered = renderer
                 .render(&repo, &app, &commit)
