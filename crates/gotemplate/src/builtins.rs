@@ -37,10 +37,13 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, FuncError> {
         "println" => Ok(Value::from(sprintln(args))),
         "printf" => match &args[0] {
             Value::String(f) => Ok(Value::from(sprintf(f, &args[1..]))),
-            v => Err(FuncError::Exec(format!(
-                "wrong type for value; expected string; got {}",
-                v.type_name()
-            ))),
+            v => Err(FuncError::Arg(
+                0,
+                format!(
+                    "wrong type for value; expected string; got {}",
+                    v.type_name()
+                ),
+            )),
         },
         "html" => Ok(Value::from(html_escape(&eval_args(args)))),
         "js" => Ok(Value::from(js_escape(&eval_args(args)))),
@@ -308,7 +311,32 @@ fn basic_kind(v: &Value) -> Kind {
 }
 
 const BAD_TYPE: &str = "invalid type for comparison";
-const BAD_CMP: &str = "incompatible types for comparison";
+fn bad_cmp(a: &Value, b: &Value) -> FuncError {
+    FuncError::Call(format!(
+        "incompatible types for comparison: {} and {}",
+        a.type_name(),
+        b.type_name()
+    ))
+}
+
+fn non_comparable(a: &Value, b: &Value) -> FuncError {
+    let same_kind = std::mem::discriminant(a) == std::mem::discriminant(b);
+    if same_kind {
+        FuncError::Call(format!(
+            "non-comparable type {}: {}",
+            sprintf("%s", std::slice::from_ref(b)),
+            b.type_name()
+        ))
+    } else {
+        FuncError::Call(format!(
+            "non-comparable types {}: {}, {}: {}",
+            sprintf("%s", std::slice::from_ref(a)),
+            a.type_name(),
+            b.type_name(),
+            b
+        ))
+    }
+}
 
 /// Go's `eq`: arg1 == any of arg2.
 pub(crate) fn eq(a: &Value, rest: &[Value]) -> Result<bool, FuncError> {
@@ -324,7 +352,7 @@ pub(crate) fn eq(a: &Value, rest: &[Value]) -> Result<bool, FuncError> {
                 (Value::Uint(x), Value::Int(y)) => *y >= 0 && *x == *y as u64,
                 _ => {
                     if !a.is_nil() && !b.is_nil() {
-                        return Err(BAD_CMP.into());
+                        return Err(bad_cmp(a, b));
                     }
                     false
                 }
@@ -341,20 +369,9 @@ pub(crate) fn eq(a: &Value, rest: &[Value]) -> Result<bool, FuncError> {
                 _ if a.is_nil() || b.is_nil() => a.is_nil() && b.is_nil(),
                 (Value::Object(x), Value::Object(y)) => match x.equals(y.as_ref()) {
                     Some(t) => t,
-                    None => {
-                        return Err(FuncError::Call(format!(
-                            "non-comparable type {b}: {}",
-                            b.type_name()
-                        )));
-                    }
+                    None => return Err(non_comparable(a, b)),
                 },
-                _ => {
-                    return Err(FuncError::Call(format!(
-                        "non-comparable types {a}: {}, {}: {b}",
-                        a.type_name(),
-                        b.type_name()
-                    )));
-                }
+                _ => return Err(non_comparable(a, b)),
             }
         };
         if truth {
@@ -377,7 +394,7 @@ fn lt(a: &Value, b: &Value) -> Result<bool, FuncError> {
         return match (a, b) {
             (Value::Int(x), Value::Uint(y)) => Ok(*x < 0 || (*x as u64) < *y),
             (Value::Uint(x), Value::Int(y)) => Ok(*y >= 0 && *x < *y as u64),
-            _ => Err(BAD_CMP.into()),
+            _ => Err(bad_cmp(a, b)),
         };
     }
     Ok(match (a, b) {

@@ -49,16 +49,6 @@ impl Error {
         context: &str,
         msg: String,
     ) -> Error {
-        // Go's ErrorContext truncates the node text to 20 bytes.
-        let context = if context.len() > 20 {
-            let mut end = 20;
-            while !context.is_char_boundary(end) {
-                end -= 1;
-            }
-            format!("{}...", &context[..end])
-        } else {
-            context.to_string()
-        };
         Error {
             kind: ErrorKind::Exec,
             message: format!(
@@ -140,6 +130,10 @@ pub enum FuncError {
     /// `wrong type for value; expected int; got float64`, `wrong number of args for X: want 2
     /// got 1`): reported as-is, without the `error calling` prefix.
     Exec(String),
+    /// Argument `.0` (0-based, counting a piped value as the last argument) has the wrong type
+    /// for the function's Go parameter: reported as-is at that argument's position, e.g.
+    /// `at <.n>: wrong type for value; expected string; got int`.
+    Arg(usize, String),
 }
 
 impl From<String> for FuncError {
@@ -163,7 +157,7 @@ impl From<Error> for FuncError {
 impl fmt::Display for FuncError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FuncError::Call(s) | FuncError::Exec(s) => f.write_str(s),
+            FuncError::Call(s) | FuncError::Exec(s) | FuncError::Arg(_, s) => f.write_str(s),
         }
     }
 }

@@ -408,7 +408,13 @@ impl<'a> State<'a> {
                 return self.eval_function(dot, name, *pos, cmd, rest, final_);
             }
             Arg::Pipe(p) => {
-                self.not_a_function(cmd, &final_)?;
+                if cmd.args.len() > 1 || final_.is_some() {
+                    return Err(self.err(
+                        cmd.pos,
+                        cmd,
+                        format!("can't give argument to non-function {}", cmd.args[0]),
+                    ));
+                }
                 return self.eval_pipeline(dot, p);
             }
             Arg::Variable { idents, pos } => {
@@ -498,12 +504,17 @@ impl<'a> State<'a> {
     ) -> R<Value> {
         let n = idents.len();
         let mut recv = receiver;
+        let mut iface = false;
         for ident in &idents[..n - 1] {
-            recv = self.eval_field(dot, ident, node, &[], None, recv)?;
+            // A value looked up in a map is an `interface{}` to Go.
+            let from_map = matches!(recv, Value::Map(_));
+            recv = self.eval_field(dot, ident, node, &[], None, recv, iface)?;
+            iface = from_map;
         }
-        self.eval_field(dot, &idents[n - 1], node, args, final_, recv)
+        self.eval_field(dot, &idents[n - 1], node, args, final_, recv, iface)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn eval_field(
         &mut self,
         dot: &Value,
@@ -512,6 +523,7 @@ impl<'a> State<'a> {
         args: &[Arg],
         final_: Option<Value>,
         receiver: Value,
+        iface: bool,
     ) -> R<Value> {
         let pos = node.pos();
         let has_args = !args.is_empty() || final_.is_some();
@@ -574,14 +586,28 @@ impl<'a> State<'a> {
                     None => Err(self.err(
                         pos,
                         node,
-                        format!("can't evaluate field {name} in type {}", o.type_name()),
+                        format!(
+                            "can't evaluate field {name} in type {}",
+                            if iface {
+                                "interface {}".to_string()
+                            } else {
+                                o.type_name()
+                            }
+                        ),
                     )),
                 }
             }
             v => Err(self.err(
                 pos,
                 node,
-                format!("can't evaluate field {name} in type {}", v.type_name()),
+                format!(
+                    "can't evaluate field {name} in type {}",
+                    if iface {
+                        "interface {}".to_string()
+                    } else {
+                        v.type_name()
+                    }
+                ),
             )),
         }
     }
@@ -700,6 +726,10 @@ impl<'a> State<'a> {
                 Err(self.err(cmd_pos, ctx, format!("error calling {name}: {m}")))
             }
             Err(FuncError::Exec(m)) => Err(self.err(cmd_pos, ctx, m)),
+            Err(FuncError::Arg(i, m)) => match args.get(i) {
+                Some(a) => Err(self.err(a.pos(), a, m)),
+                None => Err(self.err(cmd_pos, ctx, m)),
+            },
         }
     }
 }

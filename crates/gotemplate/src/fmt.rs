@@ -298,6 +298,8 @@ fn print_arg(out: &mut String, v: &Value, verb: char, f: Flags, depth: usize) {
         return;
     }
     match v {
+        // Go prints a nil inside a container as <nil> whatever the verb.
+        Value::Missing | Value::Nil if depth > 0 => f.pad(out, "<nil>"),
         Value::Missing | Value::Nil => match verb {
             'v' | 'T' => f.pad(out, "<nil>"),
             _ => bad_verb(out, v, verb),

@@ -713,7 +713,8 @@ impl Parser<'_> {
             return Ok(None);
         };
         if self.peek().typ == Tok::Field {
-            let pos = node.pos();
+            // Go positions a chained field/variable at its first chained field token.
+            let pos = self.peek().pos;
             let mut fields = Vec::new();
             while self.peek().typ == Tok::Field {
                 let f = self.next();

@@ -1,6 +1,6 @@
 //! Type conversion, defaults and reflection helpers (`toString`, `int`, `default`, `typeOf`...).
 
-use super::{arg_bool, arg_str, func, wrong_type};
+use super::{arg_bool, arg_str, func};
 use crate::error::FuncError;
 use crate::value::{Value, write_v};
 use crate::{CallCtx, Templates};
@@ -195,7 +195,7 @@ pub(super) fn register(t: &mut Templates) {
         Some(1),
         |_: &mut CallCtx<'_, '_>, a: &[Value]| match &a[0] {
             Value::String(s) => Err(FuncError::Call(s.to_string())),
-            v => Err(wrong_type("string", v)),
+            v => Err(super::wrong_type_at(0, "string", v)),
         },
     );
     // No DNS lookups while rendering: rendering must be deterministic and offline.

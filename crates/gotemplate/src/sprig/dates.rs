@@ -6,7 +6,6 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
 
-use super::conv::to_i64;
 use super::{arg_str, func};
 use crate::Templates;
 use crate::error::FuncError;
@@ -501,13 +500,13 @@ fn date_in_zone(layout: &str, date: &Value, zone: &str) -> String {
     go_format(&t.with_time_zone(load_location(zone)), layout)
 }
 
-fn need_time(v: &Value) -> Result<Zoned, FuncError> {
+fn need_time(i: usize, v: &Value) -> Result<Zoned, FuncError> {
     match v {
         Value::Object(o) => match o.as_any().downcast_ref::<GoTime>() {
             Some(t) => Ok(t.0.clone()),
-            None => Err(super::wrong_type("time.Time", v)),
+            None => Err(super::wrong_type_at(i, "time.Time", v)),
         },
-        v => Err(super::wrong_type("time.Time", v)),
+        v => Err(super::wrong_type_at(i, "time.Time", v)),
     }
 }
 
@@ -689,7 +688,7 @@ pub(super) fn register(t: &mut Templates) {
     });
     func(t, "unixEpoch", 1, Some(1), |a| {
         Ok(Value::from(
-            need_time(&a[0])?.timestamp().as_second().to_string(),
+            need_time(0, &a[0])?.timestamp().as_second().to_string(),
         ))
     });
     for (name, must) in [
@@ -700,7 +699,7 @@ pub(super) fn register(t: &mut Templates) {
     ] {
         func(t, name, 2, Some(2), move |a| {
             let m = arg_str(a, 0)?;
-            let z = need_time(&a[1])?;
+            let z = need_time(1, &a[1])?;
             match parse_duration(m) {
                 Ok(ns) => z
                     .checked_add(jiff::SignedDuration::from_nanos(ns))
@@ -720,9 +719,11 @@ pub(super) fn register(t: &mut Templates) {
         )))
     });
     func(t, "duration", 1, Some(1), |a| {
+        // Sprig accepts only a string or an int64; a template integer constant is a Go
+        // `int`, so `duration 95` is "0s" in Helm, and so it is here.
         let n = match &a[0] {
             Value::String(s) => s.parse::<i64>().unwrap_or(0),
-            v => to_i64(v),
+            _ => 0,
         };
         Ok(Value::from(duration_string(
             n.saturating_mul(1_000_000_000),

@@ -2,7 +2,7 @@
 //! the change is visible to every holder of the map.
 
 use super::conv::strval;
-use super::{arg_map, arg_str, func, wrong_type};
+use super::{arg_map, arg_str, func};
 use crate::Templates;
 use crate::error::FuncError;
 use crate::value::{Map, Value};
@@ -176,7 +176,7 @@ pub(super) fn register(t: &mut Templates) {
     ] {
         func(t, name, 1, None, move |a| {
             let Some(dst) = arg_map(a, 0)? else {
-                return Err(wrong_type("map[string]interface {}", &a[0]));
+                return Err(super::wrong_type_at(0, "map[string]interface {}", &a[0]));
             };
             for src in dict_args(a, 1)? {
                 merge_into(&dst, &src, overwrite, 0)?;

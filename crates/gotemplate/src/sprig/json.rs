@@ -166,8 +166,27 @@ fn raw_json(v: &Value) -> Result<String, String> {
 
 /// Go's `json.Unmarshal` into `interface{}` (numbers become float64).
 pub(crate) fn from_json(s: &str) -> Result<Value, String> {
-    let j: serde_json::Value = serde_json::from_str(s).map_err(|e| e.to_string())?;
+    let j: serde_json::Value = serde_json::from_str(s).map_err(|e| go_json_error(s, &e))?;
     Ok(Value::from_json_helm(&j))
+}
+
+/// Go-like wording for JSON syntax errors.
+pub(crate) fn go_json_error(s: &str, e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Eof => "unexpected end of JSON input".into(),
+        Category::Syntax => {
+            let line = s.lines().nth(e.line().saturating_sub(1)).unwrap_or("");
+            match line.chars().nth(e.column().saturating_sub(1)) {
+                Some(c) => format!(
+                    "invalid character {} looking for beginning of value",
+                    crate::fmt::sprintf("%q", &[Value::Int(i64::from(c as u32))])
+                ),
+                None => e.to_string(),
+            }
+        }
+        _ => e.to_string(),
+    }
 }
 
 pub(super) fn register(t: &mut Templates) {

@@ -258,7 +258,7 @@ pub(super) fn register(t: &mut Templates) {
         let on = match a.get(2) {
             Some(Value::Float(f)) => *f,
             Some(Value::Int(i)) => *i as f64,
-            Some(v) => return Err(super::wrong_type("float64", v)),
+            Some(v) => return Err(super::wrong_type_at(2, "float64", v)),
             None => 0.5,
         };
         Ok(Value::Float(go_round(to_f64(&a[0]), p as f64, on)))

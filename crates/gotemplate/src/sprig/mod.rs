@@ -105,22 +105,25 @@ where
     );
 }
 
-/// Go's error for a value of the wrong type passed to a typed parameter.
-pub(crate) fn wrong_type(want: &str, v: &Value) -> FuncError {
-    if v.is_nil() {
-        return FuncError::Exec(format!("invalid value; expected {want}"));
-    }
-    FuncError::Exec(format!(
-        "wrong type for value; expected {want}; got {}",
-        v.type_name()
-    ))
+/// Go's error for a value of the wrong type passed to typed parameter `i` (reported at that
+/// argument's position).
+pub(crate) fn wrong_type_at(i: usize, want: &str, v: &Value) -> FuncError {
+    let msg = if v.is_nil() {
+        format!("invalid value; expected {want}")
+    } else {
+        format!(
+            "wrong type for value; expected {want}; got {}",
+            v.type_name()
+        )
+    };
+    FuncError::Arg(i, msg)
 }
 
 /// A Go `string` parameter.
 pub(crate) fn arg_str(a: &[Value], i: usize) -> Result<&str, FuncError> {
     match a.get(i) {
         Some(Value::String(s)) => Ok(s),
-        Some(v) => Err(wrong_type("string", v)),
+        Some(v) => Err(wrong_type_at(i, "string", v)),
         None => Err(FuncError::Exec("missing argument".into())),
     }
 }
@@ -129,8 +132,8 @@ pub(crate) fn arg_str(a: &[Value], i: usize) -> Result<&str, FuncError> {
 pub(crate) fn arg_int(a: &[Value], i: usize) -> Result<i64, FuncError> {
     match a.get(i) {
         Some(Value::Int(n)) => Ok(*n),
-        Some(Value::Uint(n)) => i64::try_from(*n).map_err(|_| wrong_type("int", &a[i])),
-        Some(v) => Err(wrong_type("int", v)),
+        Some(Value::Uint(n)) => i64::try_from(*n).map_err(|_| wrong_type_at(i, "int", &a[i])),
+        Some(v) => Err(wrong_type_at(i, "int", v)),
         None => Err(FuncError::Exec("missing argument".into())),
     }
 }
@@ -139,7 +142,7 @@ pub(crate) fn arg_int(a: &[Value], i: usize) -> Result<i64, FuncError> {
 pub(crate) fn arg_bool(a: &[Value], i: usize) -> Result<bool, FuncError> {
     match a.get(i) {
         Some(Value::Bool(b)) => Ok(*b),
-        Some(v) => Err(wrong_type("bool", v)),
+        Some(v) => Err(wrong_type_at(i, "bool", v)),
         None => Err(FuncError::Exec("missing argument".into())),
     }
 }
@@ -149,7 +152,7 @@ pub(crate) fn arg_map(a: &[Value], i: usize) -> Result<Option<Map>, FuncError> {
     match a.get(i) {
         Some(Value::Map(m)) => Ok(Some(m.clone())),
         Some(Value::Nil | Value::Missing) => Ok(None),
-        Some(v) => Err(wrong_type("map[string]interface {}", v)),
+        Some(v) => Err(wrong_type_at(i, "map[string]interface {}", v)),
         None => Err(FuncError::Exec("missing argument".into())),
     }
 }

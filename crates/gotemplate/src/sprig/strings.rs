@@ -159,7 +159,12 @@ fn case_words(st: &str) -> Vec<String> {
             }
             continue;
         }
-        if c.is_uppercase() && !cur.is_empty() {
+        if !cur.is_empty() && c.is_alphabetic() && chars[i - 1].is_ascii_digit() {
+            // "HTTP2Server": digits stay with the word before them.
+            if c.is_uppercase() {
+                words.push(std::mem::take(&mut cur));
+            }
+        } else if c.is_uppercase() && !cur.is_empty() {
             let prev = chars[i - 1];
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
             if prev.is_lowercase() || (prev.is_uppercase() && next_lower) {
@@ -182,6 +187,10 @@ fn lower_joined(st: &str, sep: &str) -> String {
         .join(sep)
 }
 
+fn is_connector(c: char) -> bool {
+    c == '_' || c == '-' || c.is_whitespace()
+}
+
 /// xstrings v1.5 `ToCamelCase` (Sprig's `camelcase`): "http_server" -> "HttpServer".
 fn camelcase(st: &str) -> String {
     let mut out = String::new();
@@ -191,13 +200,13 @@ fn camelcase(st: &str) -> String {
     for c in chars.by_ref() {
         r0 = c;
         got = true;
-        if c != '_' {
+        if !is_connector(c) {
             break;
         }
         out.push(c);
     }
     let rest: Vec<char> = chars.collect();
-    if r0 == '_' || !got {
+    if is_connector(r0) || !got {
         return out;
     }
     if rest.is_empty() {
@@ -208,16 +217,16 @@ fn camelcase(st: &str) -> String {
     for c in rest {
         let r1 = r0;
         r0 = c;
-        if r1 == '_' && r0 == '_' {
+        if is_connector(r1) && is_connector(r0) {
             out.push(r1);
             continue;
         }
-        r0 = if r1 == '_' {
+        r0 = if is_connector(r1) {
             r0.to_uppercase().next().unwrap_or(r0)
         } else {
             r0.to_lowercase().next().unwrap_or(r0)
         };
-        if r1 != '_' {
+        if !is_connector(r1) {
             out.push(r1);
         }
     }
@@ -260,6 +269,7 @@ fn split_map(parts: Vec<&str>) -> Value {
 }
 
 pub(super) fn register(t: &mut Templates) {
+    func(t, "hello", 0, Some(0), |_| s("Hello!"));
     func(t, "trim", 1, Some(1), |a| s(arg_str(a, 0)?.trim()));
     func(t, "upper", 1, Some(1), |a| s(arg_str(a, 0)?.to_uppercase()));
     func(t, "lower", 1, Some(1), |a| s(arg_str(a, 0)?.to_lowercase()));
