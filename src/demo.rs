@@ -396,6 +396,38 @@ pub async fn run(
     Ok(args.keep)
 }
 
+/// `sextant demo [--keep DIR]`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoCommand {
+    /// Keep the generated git repository in DIR (new or empty) for inspection.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+}
+
+/// Entry point of the `demo` subcommand.
+pub fn cli(args: &DemoCommand, ctx: &crate::cli::Context) -> color_eyre::eyre::Result<()> {
+    let rt = crate::cli::session::runtime()?;
+    let open: OpenRepo = Box::new(|dir: &Path, config: &Config| {
+        let repo = crate::source::open_repo(Some(&dir.display().to_string()), config)
+            .map_err(|e| e.to_string())?;
+        let git: Arc<dyn Repo> = Arc::new(crate::cli::gitrepo::GitRepo::new(repo, config));
+        Ok(git)
+    });
+    let kept = rt.block_on(run(
+        DemoArgs {
+            keep: args.keep.clone(),
+            readonly: ctx.readonly,
+        },
+        &ctx.config,
+        open,
+        None,
+    ))?;
+    if let Some(dir) = kept {
+        println!("demo repository kept at {}", dir.display());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,6 +49,8 @@ enum Command {
     Promote(sextant::cli::promote::PromoteArgs),
     /// Run the auto-sync / self-heal loop headless until SIGINT or SIGTERM.
     Reconcile(sextant::cli::reconcile::ReconcileArgs),
+    /// Try Sextant with no cluster and no helm: a demo repository, an in-process cluster, the UI.
+    Demo(sextant::demo::DemoCommand),
 }
 
 fn main() -> Result<()> {
@@ -70,7 +72,9 @@ fn main() -> Result<()> {
         Some(Command::App(cmd)) => sextant::cli::app::run(cmd, &ctx)?,
         Some(Command::Promote(args)) => sextant::cli::promote::run(&args, &ctx)?,
         Some(Command::Reconcile(args)) => sextant::cli::reconcile::run(&args, &ctx)?,
-        Some(Command::Config) | None => {
+        Some(Command::Demo(args)) => sextant::demo::cli(&args, &ctx)?,
+        None => sextant::ui::cli(&ctx)?,
+        Some(Command::Config) => {
             match from {
                 Some(p) => println!("# config read from {}", p.display()),
                 None => println!("# no config file; defaults in effect"),

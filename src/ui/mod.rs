@@ -92,6 +92,26 @@ pub async fn run_with_engine(
     run(handle, opts, hooks).await
 }
 
+/// `sextant` with no subcommand: the UI over the configured repository and real clusters.
+pub fn cli(ctx: &crate::cli::Context) -> color_eyre::eyre::Result<()> {
+    use color_eyre::eyre::WrapErr;
+    let opts = options_from_config(&ctx.config, ctx.readonly)?;
+    let rt = crate::cli::session::runtime()?;
+    rt.block_on(async {
+        let handle = crate::cli::session::start(
+            ctx,
+            crate::cli::session::SessionOptions {
+                fetch: true,
+                auto_sync: true,
+                poll: true,
+            },
+        )?;
+        run(handle, opts, Hooks::default())
+            .await
+            .wrap_err("the terminal UI failed")
+    })
+}
+
 /// Restores the terminal when dropped (normal exit and error paths; panics are covered by the
 /// hook `ratatui::try_init` installs).
 struct TerminalGuard;

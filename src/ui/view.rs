@@ -24,6 +24,8 @@ use super::theme::Theme;
 
 /// Width from which tables show every column.
 const WIDE: u16 = 120;
+/// Width from which the Apps table shows destination, subjects and messages.
+const WIDE_APPS: u16 = 150;
 
 pub fn render(state: &State, f: &mut Frame) {
     let area = f.area();
@@ -303,7 +305,7 @@ fn window(len: usize, sel: usize, height: usize) -> (usize, usize) {
 
 fn render_apps(state: &State, f: &mut Frame, area: Rect) {
     let t = &state.opts.theme;
-    let wide = area.width >= WIDE;
+    let wide = area.width >= WIDE_APPS;
     let (rows, groups) = state.app_rows();
     let show_summary = area.height >= 12;
     let [table_area, summary_area] = Layout::vertical([
