@@ -1,0 +1,657 @@
+//! The headless CLI (`sextant app ...`, `promote`, `reconcile`) run as the real binary against the
+//! real control plane (tests/support). Each test works on a temporary git copy of assets/demo whose
+//! App names and namespaces carry a unique prefix, so tests never see each other's history,
+//! Leases or objects.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const WORKSPACE: &str = env!("CARGO_MANIFEST_DIR");
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    repo: PathBuf,
+    config: PathBuf,
+    kubeconfig: PathBuf,
+    /// App names are `{prefix}-{env}`, namespaces too.
+    prefix: String,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+fn git(repo: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .current_dir(repo)
+        .args(["-c", "user.name=CLI Test", "-c", "user.email=cli@test"])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Fixture {
+    fn new(name: &str) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let kubeconfig = support::kubeconfig_path();
+        let prefix = format!(
+            "{name}-{:x}{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let repo = root.join("repo");
+        copy_dir(&Path::new(WORKSPACE).join("assets/demo"), &repo);
+        let appset = repo.join("deploy/gitops/argocd/applicationset.yaml");
+        let text = std::fs::read_to_string(&appset)
+            .unwrap()
+            .replace("namespace: astromesh-", &format!("namespace: {prefix}-"))
+            .replace(
+                "name: astromesh-{{env}}",
+                &format!("name: {prefix}-{{{{env}}}}"),
+            );
+        std::fs::write(&appset, text).unwrap();
+        git(&repo, &["init", "-q", "-b", "main"]);
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-q", "-m", "demo"]);
+        let config = root.join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[render]\nrenderer = \"helm\"\nhelm_binary = {:?}\nkube_version = \"1.36.0\"\n\n[reconcile]\npoll_interval_secs = 3600\npoll_jitter_secs = 0\n",
+                support::bin("helm").display().to_string()
+            ),
+        )
+        .unwrap();
+        Self {
+            _dir: dir,
+            root,
+            repo,
+            config,
+            kubeconfig,
+            prefix,
+        }
+    }
+
+    fn app(&self, env: &str) -> String {
+        format!("{}-{env}", self.prefix)
+    }
+
+    fn cmd_with(&self, kubeconfig: &Path) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::cargo_bin("sextant").unwrap();
+        self.env(&mut cmd, kubeconfig);
+        cmd.timeout(Duration::from_secs(300));
+        cmd
+    }
+
+    fn env(&self, cmd: &mut assert_cmd::Command, kubeconfig: &Path) {
+        cmd.arg("--config")
+            .arg(&self.config)
+            .arg("--repo")
+            .arg(&self.repo)
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .env("XDG_CACHE_HOME", self.root.join("cache"))
+            .env("XDG_STATE_HOME", self.root.join("state"))
+            .env("RUST_BACKTRACE", "0")
+            .env("NO_COLOR", "1")
+            .env_remove("SEXTANT_REPO")
+            .env_remove("SEXTANT_CONFIG");
+    }
+
+    fn cmd(&self) -> assert_cmd::Command {
+        self.cmd_with(&self.kubeconfig)
+    }
+
+    /// Run and return (exit code, stdout, stderr).
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.cmd().args(args).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let (code, out, err) = self.run(args);
+        assert_eq!(code, 0, "{args:?} failed:\n{err}\n{out}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}):\n{out}"))
+    }
+
+    fn commit_values(&self, env: &str, from: &str, to: &str, msg: &str) {
+        let f = self
+            .repo
+            .join(format!("deploy/helm/astromesh/values-{env}.yaml"));
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(text.contains(from), "{from:?} not in {}", f.display());
+        std::fs::write(&f, text.replacen(from, to, 1)).unwrap();
+        git(&self.repo, &["commit", "-q", "-am", msg]);
+    }
+}
+
+fn assert_fails_with(out: (i32, String, String), code: i32, needle: &str) {
+    let (c, stdout, stderr) = out;
+    assert_eq!(c, code, "exit code; stderr:\n{stderr}\nstdout:\n{stdout}");
+    assert!(
+        stderr.contains(needle),
+        "stderr should mention {needle:?}:\n{stderr}"
+    );
+}
+
+#[test]
+fn cli_app_commands_end_to_end() {
+    let f = Fixture::new("cli-e2e");
+    let dev = f.app("dev");
+    let prod = f.app("prod");
+
+    // list: argocd columns, every App OutOfSync before the first sync.
+    let (code, out, err) = f.run(&["app", "list"]);
+    assert_eq!(code, 0, "{err}");
+    let header = out.lines().next().unwrap();
+    for col in [
+        "NAME",
+        "CLUSTER",
+        "NAMESPACE",
+        "PROJECT",
+        "STATUS",
+        "HEALTH",
+        "SYNCPOLICY",
+        "CONDITIONS",
+    ] {
+        assert!(header.contains(col), "{col} missing: {out}");
+    }
+    let row = out.lines().find(|l| l.starts_with(&dev)).expect("dev row");
+    assert!(
+        row.contains("OutOfSync") && row.contains("Auto-Prune"),
+        "{out}"
+    );
+    let wide = f.run(&["app", "list", "-o", "wide"]).1;
+    assert!(wide.lines().next().unwrap().contains("REVISION"), "{wide}");
+    let list = f.json(&["app", "list", "-o", "json"]);
+    let d = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == dev.as_str())
+        .unwrap();
+    assert_eq!(d["status"]["sync"], "OutOfSync", "{d}");
+    assert_eq!(d["env"], "dev");
+
+    // diff: 1 with differences, 0 with --exit-code=false.
+    let (code, out, _) = f.run(&["app", "diff", "dev"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("====="), "{out}");
+    assert_eq!(f.run(&["app", "diff", "dev", "--exit-code=false"]).0, 0);
+
+    // get by env name, text and JSON.
+    let (code, out, err) = f.run(&["app", "get", "dev", "--show-operation"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("Name:          {dev}")), "{out}");
+    assert!(out.contains("Last Sync:") && out.contains("GROUP"), "{out}");
+    let got = f.json(&["app", "get", &dev, "-o", "json"]);
+    assert_eq!(got["status"]["sync"], "OutOfSync");
+    assert!(!got["status"]["resources"].as_array().unwrap().is_empty());
+
+    // Guards: protected env needs --yes; --readonly refuses; dry-run changes nothing.
+    assert_fails_with(f.run(&["app", "sync", "prod"]), 1, "protected");
+    assert_fails_with(
+        f.run(&["--readonly", "app", "sync", "dev"]),
+        1,
+        "--readonly",
+    );
+    let (code, out, err) = f.run(&["app", "sync", "dev", "--dry-run"]);
+    assert_eq!(code, 0, "{err}\n{out}");
+    assert!(out.contains("(dry run)"), "{out}");
+    assert_eq!(
+        f.run(&["app", "diff", "dev"]).0,
+        1,
+        "dry run changed nothing"
+    );
+
+    // Bad input: revision, resource filter, duration.
+    assert_fails_with(
+        f.run(&["app", "sync", "dev", "--revision", "no-such-rev"]),
+        1,
+        "no-such-rev",
+    );
+    assert_fails_with(
+        f.run(&["app", "sync", "dev", "--timeout", "5x"]),
+        2,
+        "invalid duration",
+    );
+    assert_fails_with(
+        f.run(&["app", "sync", "dev", "--resource", "Deployment"]),
+        2,
+        "GROUP:KIND:NAME",
+    );
+
+    // Sync for real, then Synced, no diff, one history entry.
+    let (code, out, err) = f.run(&["app", "sync", "dev", "--prune", "--timeout", "3m"]);
+    assert_eq!(code, 0, "sync failed:\n{err}\n{out}");
+    assert!(out.contains("Phase:     Succeeded"), "{out}");
+    assert_eq!(f.run(&["app", "diff", "dev"]).0, 0, "synced: no diff");
+    let hist = f.json(&["app", "history", "dev", "-o", "json"]);
+    assert_eq!(hist.as_array().unwrap().len(), 1, "{hist}");
+
+    // A values commit, synced: a second history entry.
+    f.commit_values(
+        "dev",
+        "replicaCount: 1",
+        "replicaCount: 2",
+        "dev: two replicas",
+    );
+    assert_eq!(f.run(&["app", "diff", "dev"]).0, 1, "new commit differs");
+    let (code, out, err) = f.run(&["app", "sync", "dev", "-o", "json"]);
+    assert_eq!(code, 0, "{err}\n{out}");
+    let res: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(res["phase"], "Succeeded", "{res}");
+    let (code, out, _) = f.run(&["app", "history", "dev"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("ID"), "{out}");
+    assert_eq!(out.lines().count(), 3, "header + 2 entries: {out}");
+
+    // Rollback: refused while auto-sync is on; works after `set --sync-policy none`.
+    assert_fails_with(f.run(&["app", "rollback", "dev"]), 1, "auto-sync");
+    let (code, out, err) = f.run(&["app", "set", "dev", "--sync-policy", "none"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("auto-sync none"), "{out}");
+    let (code, out, err) = f.run(&["app", "rollback", "dev", "1"]);
+    assert_eq!(code, 0, "rollback failed:\n{err}\n{out}");
+    assert!(out.contains("Rollback"), "{out}");
+    let got = f.json(&["app", "get", "dev", "-o", "json"]);
+    assert_eq!(got["status"]["autoSync"]["overridden"], true);
+    assert_fails_with(
+        f.run(&["app", "set", "dev", "--sync-policy", "none", "--self-heal"]),
+        1,
+        "only apply with --sync-policy automated",
+    );
+    assert_eq!(f.run(&["app", "set", "dev", "--sync-policy", "git"]).0, 0);
+    let got = f.json(&["app", "get", "dev", "-o", "json"]);
+    assert_eq!(got["status"]["autoSync"]["overridden"], false, "{got}");
+
+    // Unknown app lists the known ones.
+    let (code, _, err) = f.run(&["app", "get", "nope"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unknown app `nope`") && err.contains(&prod),
+        "{err}"
+    );
+
+    // No Secret value anywhere in JSON output.
+    let all = f.run(&["app", "get", "prod", "-o", "json"]).1;
+    assert!(!all.contains("c2VjcmV0"), "{all}");
+}
+
+#[test]
+fn cli_ambiguous_env_and_promote_errors() {
+    let f = Fixture::new("cli-amb");
+    // A second App in env "dev", declared in config.
+    let extra = format!(
+        "\n[[apps]]\nname = \"{p}-extra\"\nenv = \"dev\"\npath = \"deploy/helm/astromesh\"\nvalue_files = [\"values-dev.yaml\"]\nnamespace = \"{p}-extra\"\n",
+        p = f.prefix
+    );
+    let mut cfg = std::fs::read_to_string(&f.config).unwrap();
+    // [[apps]] must follow the tables; append at the end.
+    cfg.push_str(&extra);
+    std::fs::write(&f.config, cfg).unwrap();
+    let (code, _, err) = f.run(&["app", "get", "dev"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("ambiguous") && err.contains(&f.app("dev")) && err.contains("extra"),
+        "{err}"
+    );
+    assert_eq!(f.run(&["app", "diff", "dev"]).0, 2, "diff errors exit 2");
+
+    assert_fails_with(
+        f.run(&["promote", "dev", "qa"]),
+        1,
+        "unknown environment `qa`",
+    );
+    assert_fails_with(f.run(&["promote", "dev", "dev"]), 1, "same environment");
+    assert_fails_with(
+        f.run(&["--readonly", "promote", "dev", "staging"]),
+        1,
+        "--readonly",
+    );
+    assert_fails_with(f.run(&["promote", "staging", "prod"]), 1, "protected");
+}
+
+/// A kubeconfig like the fixture's but pointing at a port nothing listens on.
+fn unreachable_kubeconfig(f: &Fixture) -> PathBuf {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = std::fs::read_to_string(&f.kubeconfig).unwrap();
+    let re_server = text
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("server:") {
+                let indent = &l[..l.len() - l.trim_start().len()];
+                format!("{indent}server: https://127.0.0.1:{port}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = f.root.join("closed-port.kubeconfig");
+    std::fs::write(&path, re_server).unwrap();
+    path
+}
+
+#[test]
+fn cli_cluster_unreachable() {
+    let f = Fixture::new("cli-down");
+    let kc = unreachable_kubeconfig(&f);
+    let run = |args: &[&str]| {
+        let out = f
+            .cmd_with(&kc)
+            .args(args)
+            .args(["--compare-timeout", "90s"])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_fails_with(run(&["app", "get", "dev"]), 1, "unreachable");
+    assert_fails_with(run(&["app", "diff", "dev"]), 2, "unreachable");
+    assert_fails_with(run(&["app", "sync", "dev"]), 1, "unreachable");
+    // list still lists, with the reason as a condition.
+    let (code, out, err) = run(&["app", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ClusterError"), "{out}");
+    assert!(err.contains("unreachable"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_forbidden_for_view_only_user() {
+    use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleRef, Subject};
+    use kube::api::{Api, ObjectMeta, PostParams};
+    let f = Fixture::new("cli-rbac");
+    let user = format!("viewer-{}", f.prefix);
+    let kc = support::client_cert_kubeconfig(&user, &[]);
+    let crb = ClusterRoleBinding {
+        metadata: ObjectMeta {
+            name: Some(user.clone()),
+            ..ObjectMeta::default()
+        },
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "ClusterRole".into(),
+            name: "view".into(),
+        },
+        subjects: Some(vec![Subject {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "User".into(),
+            name: user.clone(),
+            namespace: None,
+        }]),
+    };
+    Api::<ClusterRoleBinding>::all(support::client().await)
+        .create(&PostParams::default(), &crb)
+        .await
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        let out = f
+            .cmd_with(&kc)
+            .args(["app", "sync", "dev"])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap();
+    let (code, stdout, stderr) = out;
+    assert_ne!(code, 0, "{stdout}");
+    assert!(
+        stderr.to_lowercase().contains("forbidden") || stdout.to_lowercase().contains("forbidden"),
+        "stderr: {stderr}\nstdout: {stdout}"
+    );
+}
+
+/// POST `body` with `headers` to `addr` and return (status, body).
+fn post(addr: &str, headers: &[(&str, String)], body: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!(
+        "POST /api/webhook HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_reconcile_webhook_signed_and_unsigned() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use kube::api::{Api, ListParams};
+    let f = Fixture::new("cli-hook");
+    let secret = "s3cr3t-for-tests";
+    let bin = assert_cmd::cargo::cargo_bin("sextant");
+    let mut child = Command::new(bin)
+        .arg("--config")
+        .arg(&f.config)
+        .arg("--repo")
+        .arg(&f.repo)
+        .arg("--kubeconfig")
+        .arg(&f.kubeconfig)
+        .args(["--yes", "reconcile", "--webhook-listen", "127.0.0.1:0"])
+        .env("XDG_CACHE_HOME", f.root.join("cache"))
+        .env("XDG_STATE_HOME", f.root.join("state"))
+        .env("SEXTANT_WEBHOOK_SECRET", secret)
+        .env("RUST_BACKTRACE", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    let addr = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("no webhook address; log:\n{}", log.join("\n")));
+        log.push(line.clone());
+        if let Some(rest) = line.split("http://").nth(1) {
+            break rest.trim_end_matches("/api/webhook").to_string();
+        }
+    };
+    // The secret never appears in the log.
+    assert!(!log.iter().any(|l| l.contains(secret)));
+
+    let dev_ns = f.app("dev");
+    let client = support::client().await;
+    let deployments: Api<Deployment> = Api::namespaced(client, &dev_ns);
+    // Auto-sync brings dev up (automated in the ApplicationSet).
+    let replicas = |want: i32| {
+        let deployments = deployments.clone();
+        async move {
+            let list = deployments
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            if list
+                .items
+                .iter()
+                .any(|d| d.spec.as_ref().and_then(|s| s.replicas) == Some(want))
+            {
+                Ok(())
+            } else {
+                Err(format!(
+                    "replicas: {:?}",
+                    list.items
+                        .iter()
+                        .map(|d| d.spec.as_ref().and_then(|s| s.replicas))
+                        .collect::<Vec<_>>()
+                ))
+            }
+        }
+    };
+    support::wait_until("auto-sync of dev", Duration::from_secs(240), || replicas(1)).await;
+
+    let payload = serde_json::json!({
+        "ref": "refs/heads/main",
+        "after": "0000000000000000000000000000000000000000",
+        "repository": {"clone_url": "https://github.com/example/astromesh-gitops.git"}
+    })
+    .to_string();
+    let a = addr.clone();
+    let p = payload.clone();
+    let (unsigned, bad, wrong_token) = tokio::task::spawn_blocking(move || {
+        (
+            post(&a, &[("X-GitHub-Event", "push".into())], &p),
+            post(
+                &a,
+                &[
+                    ("X-GitHub-Event", "push".into()),
+                    ("X-Hub-Signature-256", format!("sha256={}", "00".repeat(32))),
+                ],
+                &p,
+            ),
+            post(
+                &a,
+                &[
+                    ("X-Gitlab-Event", "Push Hook".into()),
+                    ("X-Gitlab-Token", "wrong".into()),
+                ],
+                &p,
+            ),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(unsigned.0, 401, "{unsigned:?}");
+    assert_eq!(bad.0, 401, "{bad:?}");
+    assert_eq!(wrong_token.0, 401, "{wrong_token:?}");
+
+    // A new commit, announced by a signed push: dev reconciles long before the 1 h poll.
+    f.commit_values(
+        "dev",
+        "replicaCount: 1",
+        "replicaCount: 2",
+        "dev: two replicas",
+    );
+    let sig = {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+        ring::hmac::sign(&key, payload.as_bytes())
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let a = addr.clone();
+    let started = Instant::now();
+    let ok = tokio::task::spawn_blocking(move || {
+        post(
+            &a,
+            &[
+                ("X-GitHub-Event", "push".into()),
+                ("X-Hub-Signature-256", format!("sha256={sig}")),
+            ],
+            &payload,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(ok.0, 202, "{ok:?}");
+    assert!(ok.1.contains(&f.app("dev")), "{ok:?}");
+    support::wait_until(
+        "webhook-triggered sync of dev",
+        Duration::from_secs(120),
+        || replicas(2),
+    )
+    .await;
+    eprintln!(
+        "webhook → dev reconciled in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // SIGTERM stops it cleanly.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("reconcile did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn cli_reconcile_guards() {
+    let f = Fixture::new("cli-guard");
+    assert_fails_with(f.run(&["--readonly", "reconcile"]), 1, "--readonly");
+    assert_fails_with(f.run(&["reconcile"]), 1, "--yes");
+    let out = f
+        .cmd()
+        .args(["--yes", "reconcile", "--webhook-listen", "127.0.0.1:0"])
+        .env_remove("SEXTANT_WEBHOOK_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SEXTANT_WEBHOOK_SECRET"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
