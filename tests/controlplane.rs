@@ -149,7 +149,10 @@ async fn deleting_a_deployment_garbage_collects_replicasets_and_pods() {
                 .list(&selector("gc"))
                 .await
                 .map_err(|e| e.to_string())?;
-            let ps = pods.list(&selector("gc")).await.map_err(|e| e.to_string())?;
+            let ps = pods
+                .list(&selector("gc"))
+                .await
+                .map_err(|e| e.to_string())?;
             if rs.items.is_empty() && ps.items.is_empty() {
                 Ok(())
             } else {
@@ -193,7 +196,11 @@ async fn dry_run_apply_returns_defaulted_object_and_persists_nothing() {
         spec.strategy.as_ref().and_then(|s| s.type_.as_deref()),
         Some("RollingUpdate")
     );
-    let pod_spec = spec.template.spec.as_ref().expect("template has a pod spec");
+    let pod_spec = spec
+        .template
+        .spec
+        .as_ref()
+        .expect("template has a pod spec");
     assert_eq!(pod_spec.restart_policy.as_deref(), Some("Always"));
     assert_eq!(pod_spec.dns_policy.as_deref(), Some("ClusterFirst"));
     let container = &pod_spec.containers[0];
@@ -224,7 +231,10 @@ async fn dry_run_apply_returns_defaulted_object_and_persists_nothing() {
         .list(&ListParams::default())
         .await
         .unwrap_or_else(|e| panic!("list after dry run failed: {e}"));
-    assert!(all.items.is_empty(), "namespace {ns} should hold no deployments");
+    assert!(
+        all.items.is_empty(),
+        "namespace {ns} should hold no deployments"
+    );
 }
 
 #[tokio::test]
@@ -252,7 +262,10 @@ async fn conflicting_apply_by_second_manager_gets_409_then_force_wins() {
     match &err {
         kube::Error::Api(status) => {
             assert_eq!(status.code, 409, "expected 409 Conflict, got {status:?}");
-            assert!(status.is_conflict(), "reason should be Conflict: {status:?}");
+            assert!(
+                status.is_conflict(),
+                "reason should be Conflict: {status:?}"
+            );
             assert!(
                 status.message.contains("alpha"),
                 "conflict message should name the owning manager: {}",
@@ -263,7 +276,11 @@ async fn conflicting_apply_by_second_manager_gets_409_then_force_wins() {
     }
     let unchanged = cms.get("settings").await.expect("configmap exists");
     assert_eq!(
-        unchanged.data.as_ref().and_then(|d| d.get("mode")).map(String::as_str),
+        unchanged
+            .data
+            .as_ref()
+            .and_then(|d| d.get("mode"))
+            .map(String::as_str),
         Some("a")
     );
 
@@ -272,7 +289,11 @@ async fn conflicting_apply_by_second_manager_gets_409_then_force_wins() {
         .await
         .unwrap_or_else(|e| panic!("forced apply by beta failed: {e}"));
     assert_eq!(
-        forced.data.as_ref().and_then(|d| d.get("mode")).map(String::as_str),
+        forced
+            .data
+            .as_ref()
+            .and_then(|d| d.get("mode"))
+            .map(String::as_str),
         Some("b")
     );
     // Forcing transfers ownership of the field: beta now manages data.mode
@@ -347,11 +368,73 @@ where
     let left = api
         .list(&ListParams::default().fields(&format!("metadata.namespace={ns}")))
         .await
-        .unwrap_or_else(|e| panic!("listing {} failed: {e}", K::kind(&K::DynamicType::default())));
+        .unwrap_or_else(|e| {
+            panic!(
+                "listing {} failed: {e}",
+                K::kind(&K::DynamicType::default())
+            )
+        });
     assert!(
         left.items.is_empty(),
         "{} left in deleted namespace {ns}: {:?}",
         K::kind(&K::DynamicType::default()),
         left.items
+    );
+}
+
+/// The fixture's minted user certificates authenticate as that user and are
+/// subject to RBAC (what RBAC-aware tests rely on).
+#[tokio::test]
+async fn minted_user_certificates_are_subject_to_rbac() {
+    use k8s_openapi::api::rbac::v1::RoleBinding;
+
+    let admin = support::client().await;
+    let ns = support::namespace("cp-rbac").await;
+    let user = format!("viewer-{ns}");
+    let kubeconfig = support::client_cert_kubeconfig(&user, &["sextant-testers"]);
+    let viewer = support::client_for(&kubeconfig).await;
+    let viewer_cms: Api<ConfigMap> = Api::namespaced(viewer, &ns);
+
+    let denied = viewer_cms
+        .list(&ListParams::default())
+        .await
+        .expect_err("a user without bindings must not list configmaps");
+    assert!(
+        matches!(&denied, kube::Error::Api(s) if s.is_forbidden()),
+        "expected 403, got {denied}"
+    );
+
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": { "name": "viewer" },
+        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view" },
+        "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user }]
+    }))
+    .expect("valid rolebinding");
+    Api::<RoleBinding>::namespaced(admin, &ns)
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap_or_else(|e| panic!("creating rolebinding failed: {e}"));
+
+    // RBAC changes reach the authorizer through an informer: allow a moment.
+    wait_until(
+        "the view binding to take effect",
+        Duration::from_secs(30),
+        || async {
+            viewer_cms
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())
+        },
+    )
+    .await;
+    let cm: ConfigMap =
+        serde_json::from_value(json!({ "metadata": { "name": "nope" } })).expect("valid configmap");
+    let denied = viewer_cms
+        .create(&PostParams::default(), &cm)
+        .await
+        .expect_err("view must not allow create");
+    assert!(
+        matches!(&denied, kube::Error::Api(s) if s.is_forbidden()),
+        "expected 403 on create, got {denied}"
     );
 }
