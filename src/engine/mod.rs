@@ -2,6 +2,7 @@ pub mod api;
 pub mod diff;
 pub mod health;
 pub mod plan;
+pub mod promote;
 pub mod cache;
 pub mod compare;
 pub mod history;

@@ -272,7 +272,7 @@ fn export_chart(repo: &Repo, commit: &Commit, chart: &str, dest: &Path) -> Resul
     if marker.exists() {
         return Ok(());
     }
-    let tmp = dest.with_extension(format!("tmp{}", std::process::id()));
+    let tmp = dest.with_extension(super::unique_tmp_suffix());
     let _ = std::fs::remove_dir_all(&tmp);
     repo.export_dir(commit, chart, &tmp)?;
     let io = |source| RenderError::Io {

@@ -407,6 +407,15 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// A temp-file suffix unique across processes and threads: exports of one chart may run
+/// concurrently (the engine renders Apps in parallel), and each must write its own temp copy
+/// before the atomic rename.
+pub(crate) fn unique_tmp_suffix() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("tmp{}-{n}", std::process::id())
+}
+
 /// Write `bytes` to `path` atomically (temp file + rename) unless it already exists: exported
 /// files are content-addressed, so an existing file is already right.
 pub(crate) fn write_once(path: &Path, bytes: &[u8]) -> Result<(), RenderError> {
@@ -420,7 +429,7 @@ pub(crate) fn write_once(path: &Path, bytes: &[u8]) -> Result<(), RenderError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let tmp = path.with_extension(unique_tmp_suffix());
     std::fs::write(&tmp, bytes).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }

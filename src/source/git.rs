@@ -50,6 +50,16 @@ pub enum GitError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot {action}: {reason}\n  fix: {fix}")]
+    Refused {
+        action: String,
+        reason: String,
+        fix: String,
+    },
+    #[error(
+        "push to {url} was rejected: {message}\n  fix: pull (or fetch and rebase) and try again"
+    )]
+    PushRejected { url: String, message: String },
     #[error("git error in {repo}: {source}")]
     Git {
         repo: String,
@@ -517,6 +527,129 @@ impl Repo {
         out.sort();
         out.dedup();
         Ok(out)
+    }
+
+    /// The commit checked out in the working tree and its branch (None when detached).
+    pub fn local_head(&self) -> Result<(Commit, Option<String>), GitError> {
+        let git = self.lock();
+        let head = git.head().map_err(|e| self.git_err(e))?;
+        let commit = head.peel_to_commit().map_err(|e| self.git_err(e))?;
+        let branch = head
+            .is_branch()
+            .then(|| head.shorthand().ok().map(str::to_string))
+            .flatten();
+        Ok((commit_info(&commit), branch))
+    }
+
+    /// Write `contents` to `path` in the working tree and commit it on the checked-out branch,
+    /// author and committer from git config (`user.name`, `user.email`). Only that path is
+    /// staged; other staged changes stay as they were.
+    pub fn commit_file(
+        &self,
+        path: &str,
+        contents: &[u8],
+        message: &str,
+    ) -> Result<Commit, GitError> {
+        let git = self.lock();
+        let workdir = git
+            .workdir()
+            .map(Path::to_path_buf)
+            .ok_or_else(|| GitError::Refused {
+                action: format!("commit {path}"),
+                reason: format!("{} is a bare repository", self.root.display()),
+                fix: "run Sextant in (or pass --repo) a clone with a working tree".into(),
+            })?;
+        let sig = git.signature().map_err(|e| GitError::Refused {
+            action: format!("commit {path}"),
+            reason: format!("no author identity: {}", e.message()),
+            fix: "git config --global user.name \"Your Name\" && git config --global user.email you@example.com".into(),
+        })?;
+        let head = git.head().map_err(|e| self.git_err(e))?;
+        if !head.is_branch() {
+            return Err(GitError::Refused {
+                action: format!("commit {path}"),
+                reason: "HEAD is detached".into(),
+                fix: "check out the branch to commit on (git switch main)".into(),
+            });
+        }
+        let parent = head.peel_to_commit().map_err(|e| self.git_err(e))?;
+        let rel = normalize(path);
+        let file = workdir.join(&rel);
+        std::fs::write(&file, contents).map_err(|source| GitError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        // The new tree is HEAD's tree with this one blob replaced, built from the index so the
+        // index stays in step with what was committed.
+        let mut index = git.index().map_err(|e| self.git_err(e))?;
+        index
+            .add_path(Path::new(&rel))
+            .map_err(|e| self.git_err(e))?;
+        index.write().map_err(|e| self.git_err(e))?;
+        let blob = git.blob(contents).map_err(|e| self.git_err(e))?;
+        let mut builder = git2::build::TreeUpdateBuilder::new();
+        builder.upsert(&rel, blob, git2::FileMode::Blob);
+        let base = parent.tree().map_err(|e| self.git_err(e))?;
+        let tree_id = builder
+            .create_updated(&git, &base)
+            .map_err(|e| self.git_err(e))?;
+        let tree = git.find_tree(tree_id).map_err(|e| self.git_err(e))?;
+        let oid = git
+            .commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
+            .map_err(|e| self.git_err(e))?;
+        let commit = git.find_commit(oid).map_err(|e| self.git_err(e))?;
+        Ok(commit_info(&commit))
+    }
+
+    /// Push the checked-out branch to the remote and update the remote-tracking ref. Rejections
+    /// (non-fast-forward, protected branch) are errors naming the URL.
+    pub fn push_head(&self) -> Result<(), GitError> {
+        let Some(info) = self.remote.clone() else {
+            return Err(GitError::Refused {
+                action: "push".into(),
+                reason: "the repository has no remote".into(),
+                fix: "add one (git remote add origin URL) or commit without pushing".into(),
+            });
+        };
+        let git = self.lock();
+        let head = git.head().map_err(|e| self.git_err(e))?;
+        let branch = head.shorthand().map_err(|e| self.git_err(e))?.to_string();
+        let target = head.target();
+        let mut remote = git.find_remote(&info.name).map_err(|e| self.git_err(e))?;
+        let auth = authenticator(&info.url);
+        let config = git.config().map_err(|e| self.git_err(e))?;
+        let rejected = std::cell::RefCell::new(None::<String>);
+        {
+            let mut callbacks = git2::RemoteCallbacks::new();
+            callbacks.credentials(auth.credentials(&config));
+            callbacks.push_update_reference(|refname, status| {
+                if let Some(msg) = status {
+                    *rejected.borrow_mut() = Some(format!("{refname}: {msg}"));
+                }
+                Ok(())
+            });
+            let mut opts = git2::PushOptions::new();
+            opts.remote_callbacks(callbacks);
+            let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
+            remote
+                .push(&[spec.as_str()], Some(&mut opts))
+                .map_err(|e| classify_remote_error("push to", &info.url, &e))?;
+        }
+        if let Some(message) = rejected.into_inner() {
+            return Err(GitError::PushRejected {
+                url: info.url,
+                message,
+            });
+        }
+        if let Some(oid) = target {
+            let _ = git.reference(
+                &format!("refs/remotes/{}/{branch}", info.name),
+                oid,
+                true,
+                "sextant: push",
+            );
+        }
+        Ok(())
     }
 
     fn commit_tree<'r>(
