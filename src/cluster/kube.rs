@@ -315,6 +315,21 @@ fn to_value(obj: DynamicObject) -> Result<Value, ClusterError> {
     })
 }
 
+/// List items (and the initial events of a paginated list-watch) come without `apiVersion` and
+/// `kind`; put them back so every object the engine sees is self-describing.
+fn to_value_typed(obj: DynamicObject, gvk: &Gvk) -> Result<Value, ClusterError> {
+    let mut v = to_value(obj)?;
+    if let Some(m) = v.as_object_mut() {
+        if !m.get("apiVersion").is_some_and(Value::is_string) {
+            m.insert("apiVersion".into(), Value::String(gvk.api_version()));
+        }
+        if !m.get("kind").is_some_and(Value::is_string) {
+            m.insert("kind".into(), Value::String(gvk.kind.clone()));
+        }
+    }
+    Ok(v)
+}
+
 fn from_value(obj: &Value) -> Result<DynamicObject, ClusterError> {
     serde_json::from_value(obj.clone()).map_err(|e| ClusterError::Invalid {
         resource: describe(obj),
@@ -422,7 +437,7 @@ impl Cluster for KubeCluster {
             let (api, _) = self.api_for(gvk, Some(namespace)).await?;
             let what = format!("{} {namespace}/{name}", gvk.kind);
             match api.get_opt(name).await {
-                Ok(Some(o)) => to_value(o).map(Some),
+                Ok(Some(o)) => to_value_typed(o, gvk).map(Some),
                 Ok(None) => Ok(None),
                 Err(e) => Err(self.err(&what, e)),
             }
@@ -445,7 +460,10 @@ impl Cluster for KubeCluster {
                 .list(&lp)
                 .await
                 .map_err(|e| self.err(&format!("{} list", gvk.kind), e))?;
-            list.items.into_iter().map(to_value).collect()
+            list.items
+                .into_iter()
+                .map(|o| to_value_typed(o, gvk))
+                .collect()
         })
     }
 
@@ -540,17 +558,17 @@ impl KubeWatchCtx {
                     continue;
                 }
                 Ok(watcher::Event::InitApply(o)) => {
-                    if let Ok(v) = serde_json::to_value(o) {
+                    if let Ok(v) = to_value_typed(o, &gvk) {
                         buffer.push(v);
                     }
                     continue;
                 }
                 Ok(watcher::Event::InitDone) => WatchEvent::Restarted(std::mem::take(&mut buffer)),
-                Ok(watcher::Event::Apply(o)) => match serde_json::to_value(o) {
+                Ok(watcher::Event::Apply(o)) => match to_value_typed(o, &gvk) {
                     Ok(v) => WatchEvent::Applied(v),
                     Err(_) => continue,
                 },
-                Ok(watcher::Event::Delete(o)) => match serde_json::to_value(o) {
+                Ok(watcher::Event::Delete(o)) => match to_value_typed(o, &gvk) {
                     Ok(v) => WatchEvent::Deleted(v),
                     Err(_) => continue,
                 },

@@ -527,7 +527,7 @@ impl Actor {
                 }
                 _ = async { match next_heal { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
                     self.next_heal = None;
-                    self.maybe_auto_sync().await;
+                    self.maybe_auto_sync(true).await;
                 }
                 ev = events.recv() => {
                     if let Ok(ev) = ev { self.on_event(ev); }
@@ -831,7 +831,7 @@ impl Actor {
         if let Ok(mut l) = self.shared.loading.lock() {
             l.remove(&self.app.name);
         }
-        self.maybe_auto_sync().await;
+        self.maybe_auto_sync(false).await;
     }
 
     fn publish(&self, cmp: Option<Comparison>) {
@@ -907,7 +907,7 @@ impl Actor {
     }
 
     /// Auto-sync once per new revision; self-heal drift with backoff.
-    async fn maybe_auto_sync(&mut self) {
+    async fn maybe_auto_sync(&mut self, fire_heal: bool) {
         if !self.shared.opts.auto_sync || self.op_running {
             return;
         }
@@ -956,27 +956,20 @@ impl Actor {
             return;
         }
         // Drift at a revision already synced: self-heal with backoff 2s × 3ⁿ, capped at 300s.
-        let now = tokio::time::Instant::now();
-        match self.next_heal {
-            Some(t) if t > now => {}
-            Some(_) => {
-                self.next_heal = None;
-                self.heal_attempts += 1;
-                self.start_operation(
-                    OperationKind::SelfHeal,
-                    SyncOptions {
-                        prune: auto.prune,
-                        ..SyncOptions::default()
-                    },
-                    None,
-                    None,
-                )
-                .await;
-            }
-            None => {
-                let delay = heal_delay(self.heal_attempts);
-                self.next_heal = Some(now + delay);
-            }
+        if fire_heal {
+            self.heal_attempts += 1;
+            self.start_operation(
+                OperationKind::SelfHeal,
+                SyncOptions {
+                    prune: auto.prune,
+                    ..SyncOptions::default()
+                },
+                None,
+                None,
+            )
+            .await;
+        } else if self.next_heal.is_none() {
+            self.next_heal = Some(tokio::time::Instant::now() + heal_delay(self.heal_attempts));
         }
     }
 

@@ -534,8 +534,11 @@ async fn apply_one(
             }
         }
     }
+    // Automated operations take conflicting fields (as Argo CD's server-side apply always
+    // does): reverting drift made by another field manager is their whole point.
+    let automated = matches!(req.kind, OperationKind::AutoSync | OperationKind::SelfHeal);
     let opts = ApplyOptions {
-        force: req.options.force,
+        force: req.options.force || automated,
         dry_run: dry,
     };
     match cluster.apply(&t.desired.obj, opts).await {
