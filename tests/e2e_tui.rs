@@ -172,7 +172,7 @@ fn demo_diff_sync_and_quit_restore_the_terminal() {
     let (done, took) = t.wait_for("the sync result", Duration::from_secs(120), |s| {
         s.contains("sync astromesh-staging — Succeeded")
     });
-    println!("manual sync finished after {took:?}");
+    println!("manual sync finished after {took:?}:\n{done}");
     assert!(!done.contains("Failed"), "{done}");
     t.keys(&["Enter"]);
 
