@@ -219,32 +219,64 @@ pub async fn holder(
 }
 
 impl OperationLock {
-    /// Release the lease if we still hold it.
+    /// Release the lease if we still hold it. When the cluster cannot be reached (e.g. the
+    /// operation failed because the apiserver went away), keep trying in the background for
+    /// the lease's lifetime, so a retry after the outage is not refused by our own stale lease.
     pub async fn release(self) -> Result<(), ClusterError> {
         self.renew.abort();
-        let current = self
-            .cluster
-            .get(&lease_gvk(), STATE_NAMESPACE, &lease_name(&self.app))
-            .await?;
-        if let Some(lease) = current {
-            let (holder, _, _, _) = holder_of(&lease);
-            if holder == self.identity {
-                self.cluster
-                    .delete(
-                        &lease_gvk(),
-                        STATE_NAMESPACE,
-                        &lease_name(&self.app),
-                        Propagation::Background,
-                    )
-                    .await?;
-            }
+        let first = release_once(self.cluster.as_ref(), &self.app, &self.identity).await;
+        if let Err(e) = &first
+            && e.is_transient()
+        {
+            let (cluster, app, identity) = (
+                self.cluster.clone(),
+                self.app.clone(),
+                self.identity.clone(),
+            );
+            tokio::spawn(async move {
+                let deadline =
+                    tokio::time::Instant::now() + Duration::from_secs(LEASE_SECONDS as u64);
+                while tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if release_once(cluster.as_ref(), &app, &identity)
+                        .await
+                        .is_ok()
+                    {
+                        return;
+                    }
+                }
+            });
         }
-        Ok(())
+        first
     }
 
     pub fn identity(&self) -> &str {
         &self.identity
     }
+}
+
+async fn release_once(
+    cluster: &dyn Cluster,
+    app: &str,
+    identity: &str,
+) -> Result<(), ClusterError> {
+    let current = cluster
+        .get(&lease_gvk(), STATE_NAMESPACE, &lease_name(app))
+        .await?;
+    if let Some(lease) = current {
+        let (holder, _, _, _) = holder_of(&lease);
+        if holder == identity {
+            cluster
+                .delete(
+                    &lease_gvk(),
+                    STATE_NAMESPACE,
+                    &lease_name(app),
+                    Propagation::Background,
+                )
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 impl Drop for OperationLock {

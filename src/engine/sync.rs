@@ -594,6 +594,18 @@ async fn wait_healthy(
             }
         }
         let Some(w) = waiting else { return Ok(()) };
+        // Losing the cluster while waiting fails the wave instead of waiting out the timeout
+        // (a watch error alone may be a routine re-list, so ask the server to be sure).
+        if keys
+            .iter()
+            .any(|k| req.cache.error(&k.group, &k.kind).is_some())
+            && let Err(e) = req.cache.cluster().server_version().await
+            && e.is_transient()
+        {
+            return Err(Failure {
+                message: format!("lost the cluster while waiting for health: {e}"),
+            });
+        }
         let now = tokio::time::Instant::now();
         if now >= deadline {
             return Err(Failure {
