@@ -705,4 +705,162 @@ ingress:
             "values never go into messages: {msg}"
         );
     }
+
+    fn git(dir: &std::path::Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A clone with a file:// remote holding a two-env ApplicationSet.
+    fn fixture() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let seed = tmp.path().join("seed");
+        std::fs::create_dir_all(seed.join("chart")).unwrap();
+        std::fs::create_dir_all(seed.join("deploy/gitops")).unwrap();
+        std::fs::write(
+            seed.join("chart/Chart.yaml"),
+            "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+        )
+        .unwrap();
+        std::fs::write(seed.join("chart/values-dev.yaml"), DEV).unwrap();
+        std::fs::write(seed.join("chart/values-staging.yaml"), STAGING).unwrap();
+        std::fs::write(
+            seed.join("deploy/gitops/appset.yaml"),
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: web}\nspec:\n  generators:\n    - list:\n        elements: [{env: dev}, {env: staging}]\n  template:\n    metadata: {name: 'web-{{env}}'}\n    spec:\n      source: {repoURL: x, path: chart, helm: {valueFiles: ['values-{{env}}.yaml']}}\n      destination: {server: https://kubernetes.default.svc, namespace: '{{env}}'}\n",
+        )
+        .unwrap();
+        git(&seed, &["init", "-q", "-b", "main"]);
+        git(&seed, &["config", "user.name", "Promo Tester"]);
+        git(&seed, &["config", "user.email", "promo@example.com"]);
+        git(&seed, &["add", "-A"]);
+        git(&seed, &["commit", "-q", "-m", "init"]);
+        let bare = tmp.path().join("remote.git");
+        git(
+            tmp.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                seed.to_str().unwrap(),
+                "remote.git",
+            ],
+        );
+        let work = tmp.path().join("work");
+        git(tmp.path(), &["clone", "-q", bare.to_str().unwrap(), "work"]);
+        git(&work, &["config", "user.name", "Promo Tester"]);
+        git(&work, &["config", "user.email", "promo@example.com"]);
+        (tmp, work, bare)
+    }
+
+    #[test]
+    fn promote_commits_with_git_config_author_and_pushes() {
+        let (_tmp, work, bare) = fixture();
+        let repo = Repo::open(&work).unwrap();
+        let cfg = Config::with_defaults();
+        let plan = plan(&repo, &cfg, "dev", "staging").unwrap();
+        assert_eq!(plan.target_file, "chart/values-staging.yaml");
+        assert_eq!(plan.changes.len(), 6);
+        let done = promote(
+            &repo,
+            &cfg,
+            "dev",
+            "staging",
+            &["image.tag".into()],
+            None,
+            true,
+        )
+        .unwrap();
+        assert!(done.pushed);
+        assert_eq!(done.applied.len(), 1);
+        // The working tree, the commit and the remote all hold the edit; nothing else changed.
+        let on_disk = std::fs::read_to_string(work.join("chart/values-staging.yaml")).unwrap();
+        assert_eq!(on_disk, STAGING.replace("tag: \"1.4.2\"", "tag: \"1.5.0\""));
+        assert_eq!(git(&work, &["status", "--porcelain"]), "");
+        assert_eq!(
+            git(&work, &["log", "-1", "--format=%an <%ae>"]),
+            "Promo Tester <promo@example.com>"
+        );
+        assert_eq!(
+            git(&work, &["log", "-1", "--format=%s"]),
+            "promote dev → staging: image.tag"
+        );
+        assert_eq!(git(&bare, &["rev-parse", "main"]), done.commit.sha);
+        // The new commit is what HEAD (the remote's default branch) resolves to now.
+        assert_eq!(repo.resolve("HEAD").unwrap().sha, done.commit.sha);
+        // Promoting the same key again: nothing differs any more.
+        let err = promote(
+            &repo,
+            &cfg,
+            "dev",
+            "staging",
+            &["image.tag".into()],
+            None,
+            false,
+        )
+        .unwrap_err();
+        assert!(matches!(err, PromoteError::UnknownKey { .. }), "{err}");
+    }
+
+    #[test]
+    fn promote_refuses_uncommitted_values_and_stale_branches() {
+        let (_tmp, work, bare) = fixture();
+        let repo = Repo::open(&work).unwrap();
+        let cfg = Config::with_defaults();
+        std::fs::write(
+            work.join("chart/values-staging.yaml"),
+            format!("{STAGING}extra: 1\n"),
+        )
+        .unwrap();
+        let err = promote(&repo, &cfg, "dev", "staging", &[], None, false).unwrap_err();
+        assert!(matches!(err, PromoteError::Uncommitted { .. }), "{err}");
+        assert!(
+            err.to_string().contains("chart/values-staging.yaml"),
+            "{err}"
+        );
+        git(&work, &["checkout", "--", "chart/values-staging.yaml"]);
+        let err = plan(&repo, &cfg, "dev", "qa").unwrap_err().to_string();
+        assert!(
+            err.contains("`qa`") && err.contains("dev, staging"),
+            "{err}"
+        );
+
+        // Someone else pushed: the local branch is behind after a fetch.
+        let other = work.parent().unwrap().join("other");
+        git(
+            work.parent().unwrap(),
+            &["clone", "-q", bare.to_str().unwrap(), "other"],
+        );
+        std::fs::write(other.join("README.md"), "x\n").unwrap();
+        git(&other, &["add", "-A"]);
+        git(
+            &other,
+            &[
+                "-c",
+                "user.name=O",
+                "-c",
+                "user.email=o@e",
+                "commit",
+                "-q",
+                "-m",
+                "other",
+            ],
+        );
+        git(&other, &["push", "-q", "origin", "main"]);
+        repo.fetch().unwrap();
+        let err = promote(&repo, &cfg, "dev", "staging", &[], None, true).unwrap_err();
+        assert!(
+            matches!(err, PromoteError::Behind { behind: 1, .. }),
+            "{err}"
+        );
+    }
 }
