@@ -750,6 +750,8 @@ enum PathElement {
 #[derive(Debug, Clone, Default, PartialEq)]
 struct FieldSet {
     members: Vec<(PathElement, FieldSet)>,
+    /// `.` was present: the container itself is owned, not (only) a value.
+    itself: bool,
 }
 
 impl FieldSet {
@@ -758,8 +760,10 @@ impl FieldSet {
             return Err(format!("expected an object, found {v}"));
         };
         let mut members = Vec::new();
+        let mut itself = false;
         for (k, child) in m {
             if k == "." {
+                itself = true;
                 continue;
             }
             let pe = if let Some(f) = k.strip_prefix("f:") {
@@ -780,11 +784,35 @@ impl FieldSet {
             };
             members.push((pe, FieldSet::parse(child)?));
         }
-        Ok(FieldSet { members })
+        Ok(FieldSet { members, itself })
     }
 
+    /// `{}`: a value owned as a whole.
     fn is_leaf(&self) -> bool {
-        self.members.is_empty()
+        self.members.is_empty() && !self.itself
+    }
+
+    fn child(&self, pe: &PathElement) -> Option<&FieldSet> {
+        self.members.iter().find(|(p, _)| p == pe).map(|(_, c)| c)
+    }
+
+    fn field(&self, name: &str) -> Option<&FieldSet> {
+        self.members.iter().find_map(|(p, c)| match p {
+            PathElement::Field(f) if f == name => Some(c),
+            _ => None,
+        })
+    }
+
+    /// Union of two sets (several entries of one manager, e.g. Apply and Update).
+    fn union(mut self, other: &FieldSet) -> FieldSet {
+        self.itself |= other.itself;
+        for (pe, c) in &other.members {
+            match self.members.iter_mut().find(|(p, _)| p == pe) {
+                Some((_, mine)) => *mine = std::mem::take(mine).union(c),
+                None => self.members.push((pe.clone(), c.clone())),
+            }
+        }
+        self
     }
 }
 
@@ -847,173 +875,119 @@ fn key_of(elem: &Value, key: &Map<String, Value>) -> Option<Map<String, Value>> 
         .collect()
 }
 
-fn empty_like(v: &Value) -> Value {
-    match v {
-        Value::Array(_) => Value::Array(Vec::new()),
-        _ => Value::Object(Map::new()),
-    }
-}
-
-/// Undo mutating-webhook changes in a dry-run prediction: start from `live`, take from
-/// `predicted` only the fields our `manager` owns there, and drop the fields our manager owned
-/// in `live` that the apply removed. When the prediction carries no managedFields for `manager`
-/// (a server that does not report them) the prediction is returned unchanged.
+/// Undo mutating-webhook changes in a dry-run prediction. The result has the fields of
+/// `predicted` (what the apply removes stays removed, order is kept) but only the fields our
+/// `manager` owns there keep the predicted value; any other field takes live's value, or is
+/// dropped when live does not have it (a webhook added it). List elements are matched by the keys managedFields
+/// spells out. When the prediction has no managedFields entry for `manager` (a server that does
+/// not report them) it is returned unchanged.
 pub fn remove_webhook_mutations(predicted: &Value, live: &Value, manager: &str) -> Value {
-    let pred_sets = match manager_sets(predicted, |m| m == manager) {
-        Ok(s) if !s.is_empty() => s,
+    let set = match manager_sets(predicted, |m| m == manager) {
+        Ok(sets) if !sets.is_empty() => {
+            sets.iter().fold(FieldSet::default(), |acc, s| acc.union(s))
+        }
         _ => return predicted.clone(),
     };
-    let live_sets = manager_sets(live, |m| m == manager).unwrap_or_default();
-    let mut result = live.clone();
-    for set in &pred_sets {
-        overlay(&mut result, predicted, set);
-    }
-    for set in &live_sets {
-        remove_absent(&mut result, predicted, set);
-    }
-    // Server-populated metadata comes from the prediction (it is dropped by normalisation anyway).
-    if let (Some(r), Some(p)) = (result.as_object_mut(), predicted.as_object()) {
-        for f in ["apiVersion", "kind"] {
-            if let Some(v) = p.get(f) {
-                r.insert(f.into(), v.clone());
-            }
-        }
-    }
-    result
+    project(predicted, Some(live), &set).unwrap_or_else(|| predicted.clone())
 }
 
-/// Copy the values `set` names from `src` into `dst`.
-fn overlay(dst: &mut Value, src: &Value, set: &FieldSet) {
-    for (pe, child) in &set.members {
-        match pe {
-            PathElement::Field(name) => {
-                let Some(sv) = src.get(name) else { continue };
-                if !dst.is_object() {
-                    *dst = Value::Object(Map::new());
-                }
-                let Some(dm) = dst.as_object_mut() else {
-                    continue;
+/// See [`remove_webhook_mutations`]; `None` drops the value.
+fn project(pred: &Value, live: Option<&Value>, set: &FieldSet) -> Option<Value> {
+    if set.is_leaf() {
+        return Some(pred.clone());
+    }
+    match pred {
+        Value::Object(pm) => {
+            let lm = live.and_then(Value::as_object);
+            let mut out = Map::new();
+            for (k, pv) in pm {
+                let lv = lm.and_then(|m| m.get(k));
+                let v = match set.field(k) {
+                    Some(child) => project(pv, lv, child),
+                    None => lv.map(|l| unowned(pv, l)),
                 };
-                if child.is_leaf() {
-                    dm.insert(name.clone(), sv.clone());
-                } else {
-                    let dv = dm.entry(name.clone()).or_insert_with(|| empty_like(sv));
-                    if std::mem::discriminant(dv) != std::mem::discriminant(sv) {
-                        *dv = empty_like(sv);
-                    }
-                    overlay(dv, sv, child);
+                if let Some(v) = v {
+                    out.insert(k.clone(), v);
                 }
             }
-            PathElement::Key(key) => {
-                let Some(sl) = src.as_array() else { continue };
-                let Some(si) = find_key(sl, key) else {
-                    continue;
-                };
-                if !dst.is_array() {
-                    *dst = Value::Array(Vec::new());
-                }
-                let Some(dl) = dst.as_array_mut() else {
-                    continue;
-                };
-                let di = match find_key(dl, key) {
-                    Some(i) => i,
-                    None => {
-                        // Insert after the nearest preceding element the destination also has,
-                        // keeping the prediction's order; key fields come with the element.
-                        let pos = sl[..si]
-                            .iter()
-                            .rev()
-                            .filter_map(|e| key_of(e, key))
-                            .find_map(|k| find_key(dl, &k))
-                            .map_or(0, |i| i + 1);
-                        dl.insert(pos, Value::Object(key.clone()));
-                        pos
-                    }
-                };
-                if child.is_leaf() {
-                    dl[di] = sl[si].clone();
-                } else {
-                    overlay(&mut dl[di], &sl[si], child);
-                }
-            }
-            PathElement::Value(v) => {
-                let in_src = src.as_array().is_some_and(|a| a.contains(v));
-                if !in_src {
-                    continue;
-                }
-                if !dst.is_array() {
-                    *dst = Value::Array(Vec::new());
-                }
-                if let Some(dl) = dst.as_array_mut()
-                    && !dl.contains(v)
-                {
-                    dl.push(v.clone());
-                }
-            }
-            PathElement::Index(i) => {
-                let Some(sv) = src.get(*i) else { continue };
-                let Some(dl) = dst.as_array_mut() else {
-                    continue;
-                };
-                if *i < dl.len() {
-                    if child.is_leaf() {
-                        dl[*i] = sv.clone();
-                    } else {
-                        overlay(&mut dl[*i], sv, child);
-                    }
-                } else {
-                    dl.push(sv.clone());
-                }
-            }
+            Some(Value::Object(out))
         }
+        Value::Array(pa) => {
+            let la = live.and_then(Value::as_array).map(Vec::as_slice);
+            let key_names = set.members.iter().find_map(|(p, _)| match p {
+                PathElement::Key(k) => Some(k),
+                _ => None,
+            });
+            let has_values = set
+                .members
+                .iter()
+                .any(|(p, _)| matches!(p, PathElement::Value(_)));
+            let has_index = set
+                .members
+                .iter()
+                .any(|(p, _)| matches!(p, PathElement::Index(_)));
+            let mut out = Vec::new();
+            if let Some(names) = key_names {
+                for pe in pa {
+                    let Some(k) = key_of(pe, names) else { continue };
+                    let le = la.and_then(|l| find_key(l, &k).map(|i| &l[i]));
+                    match set.child(&PathElement::Key(k.clone())) {
+                        Some(child) => {
+                            let mut v = project(pe, le, child).unwrap_or_else(|| json_object(&k));
+                            // Key fields identify the element; keep them even if unowned.
+                            if let Value::Object(m) = &mut v {
+                                for (kk, kv) in &k {
+                                    m.insert(kk.clone(), kv.clone());
+                                }
+                            }
+                            out.push(v);
+                        }
+                        None => out.extend(le.map(|l| unowned(pe, l))),
+                    }
+                }
+            } else if has_values {
+                for pe in pa {
+                    let owned = set.child(&PathElement::Value(pe.clone())).is_some();
+                    if owned || la.is_some_and(|l| l.contains(pe)) {
+                        out.push(pe.clone());
+                    }
+                }
+            } else if has_index {
+                for (i, pe) in pa.iter().enumerate() {
+                    let le = la.and_then(|l| l.get(i));
+                    let v = match set.child(&PathElement::Index(i)) {
+                        Some(child) => project(pe, le, child),
+                        None => le.map(|l| unowned(pe, l)),
+                    };
+                    out.extend(v);
+                }
+            } else {
+                // The list is owned but none of its elements: they stay as live has them.
+                return Some(
+                    la.map_or_else(|| Value::Array(Vec::new()), |l| Value::Array(l.to_vec())),
+                );
+            }
+            Some(Value::Array(out))
+        }
+        other => Some(other.clone()),
     }
 }
 
-/// Remove from `dst` the values `set` names that `reference` no longer has.
-fn remove_absent(dst: &mut Value, reference: &Value, set: &FieldSet) {
-    for (pe, child) in &set.members {
-        match pe {
-            PathElement::Field(name) => match reference.get(name) {
-                None => {
-                    if let Some(m) = dst.as_object_mut() {
-                        m.shift_remove(name);
-                    }
-                }
-                Some(rv) if !child.is_leaf() => {
-                    if let Some(dv) = dst.get_mut(name.as_str()) {
-                        remove_absent(dv, rv, child);
-                    }
-                }
-                Some(_) => {}
-            },
-            PathElement::Key(key) => {
-                let rl = reference.as_array().map(Vec::as_slice).unwrap_or(&[]);
-                let Some(dl) = dst.as_array_mut() else {
-                    continue;
-                };
-                let Some(di) = find_key(dl, key) else {
-                    continue;
-                };
-                match find_key(rl, key) {
-                    None => {
-                        dl.remove(di);
-                    }
-                    Some(ri) if !child.is_leaf() => remove_absent(&mut dl[di], &rl[ri], child),
-                    Some(_) => {}
-                }
-            }
-            PathElement::Value(v) => {
-                let in_ref = reference.as_array().is_some_and(|a| a.contains(v));
-                if let Some(dl) = dst.as_array_mut()
-                    && !in_ref
-                {
-                    dl.retain(|e| e != v);
-                }
-            }
-            // Positions shift when lists change; without keys there is nothing safe to remove.
-            PathElement::Index(_) => {}
-        }
+/// A field our manager does not own: live's value, but only where the prediction still has the
+/// field (what the apply removes stays removed).
+fn unowned(pred: &Value, live: &Value) -> Value {
+    match (pred, live) {
+        (Value::Object(pm), Value::Object(lm)) => Value::Object(
+            pm.iter()
+                .filter_map(|(k, pv)| lm.get(k).map(|lv| (k.clone(), unowned(pv, lv))))
+                .collect(),
+        ),
+        _ => live.clone(),
     }
+}
+
+fn json_object(m: &Map<String, Value>) -> Value {
+    Value::Object(m.clone())
 }
 
 /// Remove from both sides the values `set` names where the two differ.
