@@ -135,7 +135,10 @@ impl Chart {
 
     /// Loads a chart from its files.
     pub fn load(files: &ChartFiles) -> Result<Chart, LoadError> {
-        load_files(files.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), 0)
+        load_files(
+            files.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            0,
+        )
     }
 
     /// The chart's name.
@@ -169,7 +172,9 @@ impl Chart {
         let mut out = Vec::new();
         for f in &self.files {
             if f.name.starts_with("crds/")
-                && (f.name.ends_with(".yaml") || f.name.ends_with(".yml") || f.name.ends_with(".json"))
+                && (f.name.ends_with(".yaml")
+                    || f.name.ends_with(".yml")
+                    || f.name.ends_with(".json"))
             {
                 out.push((format!("{}/{}", self.full_path(), f.name), f.data.clone()));
             }
@@ -182,6 +187,9 @@ impl Chart {
 }
 
 const MAX_SUBCHART_DEPTH: usize = 32;
+
+/// A file path with its contents.
+type NamedData = (String, Arc<[u8]>);
 
 fn load_files(files: Vec<(String, Arc<[u8]>)>, depth: usize) -> Result<Chart, LoadError> {
     if depth > MAX_SUBCHART_DEPTH {
@@ -207,7 +215,7 @@ fn load_files(files: Vec<(String, Arc<[u8]>)>, depth: usize) -> Result<Chart, Lo
     let mut schema = None;
     let mut templates = Vec::new();
     let mut other = Vec::new();
-    let mut subcharts: BTreeMap<String, Vec<(String, Arc<[u8]>)>> = BTreeMap::new();
+    let mut subcharts: BTreeMap<String, Vec<NamedData>> = BTreeMap::new();
     for (name, data) in files {
         match name.as_str() {
             "Chart.yaml" | "Chart.lock" => {
@@ -273,7 +281,9 @@ fn load_files(files: Vec<(String, Arc<[u8]>)>, depth: usize) -> Result<Chart, Lo
             source: Box::new(e),
         };
         let sc = if n.ends_with(".tgz") {
-            let Some((fname, data)) = files.first() else { continue };
+            let Some((fname, data)) = files.first() else {
+                continue;
+            };
             if fname != &n {
                 return Err(wrap(LoadError::Archive(format!(
                     "expected {n}, got {fname}"
@@ -384,7 +394,8 @@ fn apply_metadata(md: &mut Metadata, v: &Value, file: &str) -> Result<(), LoadEr
     };
     if let Some(Value::Map(a)) = m.get("annotations") {
         for (k, v) in a.read().iter() {
-            let s = scalar_text(v).ok_or_else(|| field_err(file, "annotations", "a map of strings"))?;
+            let s =
+                scalar_text(v).ok_or_else(|| field_err(file, "annotations", "a map of strings"))?;
             md.annotations.insert(k.clone(), s);
         }
     }
@@ -471,7 +482,11 @@ fn validate_metadata(md: &Metadata) -> Result<(), LoadError> {
                 d.name
             )));
         }
-        let key = if d.alias.is_empty() { &d.name } else { &d.alias };
+        let key = if d.alias.is_empty() {
+            &d.name
+        } else {
+            &d.alias
+        };
         if !seen.insert(key.clone()) {
             return Err(LoadError::Validation(format!(
                 "more than one dependency with name or alias {key:?}"
@@ -515,7 +530,11 @@ impl Metadata {
         m.insert("Deprecated".into(), Value::Bool(self.deprecated));
         m.insert(
             "Annotations".into(),
-            Value::map(self.annotations.iter().map(|(k, v)| (k.clone(), Value::str(v)))),
+            Value::map(
+                self.annotations
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::str(v))),
+            ),
         );
         m.insert("KubeVersion".into(), Value::str(&self.kube_version));
         m.insert(

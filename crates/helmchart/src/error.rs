@@ -51,7 +51,9 @@ pub enum RenderError {
     #[error("{0}")]
     Values(String),
     /// `values.schema.json` rejected the values.
-    #[error("values don't meet the specifications of the schema(s) in the following chart(s):\n{0}")]
+    #[error(
+        "values don't meet the specifications of the schema(s) in the following chart(s):\n{0}"
+    )]
     Schema(String),
     /// A template failed to parse (`parse error at (chart/templates/x.yaml:3): ...`).
     #[error("{0}")]

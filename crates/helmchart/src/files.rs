@@ -53,12 +53,12 @@ impl ChartFiles {
             raw.insert(k, strip_bom(v.into()));
         }
         let rules = match raw.get(".helmignore") {
-            Some(data) => Rules::parse(&String::from_utf8_lossy(data)).map_err(|e| {
-                LoadError::Invalid {
+            Some(data) => {
+                Rules::parse(&String::from_utf8_lossy(data)).map_err(|e| LoadError::Invalid {
                     file: ".helmignore".into(),
                     message: e,
-                }
-            })?,
+                })?
+            }
             None => Rules::default(),
         };
         let mut files = BTreeMap::new();
@@ -94,7 +94,9 @@ impl ChartFiles {
         let mut ar = tar::Archive::new(gz);
         let mut files = BTreeMap::new();
         let mut total: u64 = 0;
-        let entries = ar.entries().map_err(|e| LoadError::Archive(e.to_string()))?;
+        let entries = ar
+            .entries()
+            .map_err(|e| LoadError::Archive(e.to_string()))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| LoadError::Archive(e.to_string()))?;
             let kind = entry.header().entry_type();

@@ -26,7 +26,7 @@ pub enum HelmFlavor {
     /// Helm v3 (the renderer's target).
     #[default]
     V3,
-    /// Helm v4: adds `mustToYaml`, `mustToJson`, `mustToToml`.
+    /// Helm v4: adds `mustToYaml`, `mustToJson`, `mustToToml` and the duration helpers.
     V4,
 }
 
@@ -150,6 +150,7 @@ pub fn register(t: &mut Templates, flavor: HelmFlavor) {
                 .map(Value::str)
                 .map_err(FuncError::Call)
         });
+        crate::duration::register(t);
     }
 }
 
@@ -166,7 +167,8 @@ fn include(ctx: &mut CallCtx<'_, '_>, a: &[Value]) -> Result<Value, FuncError> {
     *ctx.counter(&key) += 1;
     let res = ctx.include(&name, &data);
     *ctx.counter(&key) -= 1;
-    res.map(Value::str).map_err(|e| FuncError::Call(e.to_string()))
+    res.map(Value::str)
+        .map_err(|e| FuncError::Call(e.to_string()))
 }
 
 fn tpl(ctx: &mut CallCtx<'_, '_>, a: &[Value]) -> Result<Value, FuncError> {
@@ -378,7 +380,9 @@ fn toml_to_value(v: &toml::Value) -> Value {
         toml::Value::Datetime(d) => Value::str(d.to_string()),
         toml::Value::Array(a) => Value::list(a.iter().map(toml_to_value).collect()),
         toml::Value::Table(t) => Value::Map(Map::from_btree(
-            t.iter().map(|(k, v)| (k.clone(), toml_to_value(v))).collect(),
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_value(v)))
+                .collect(),
         )),
     }
 }
@@ -396,8 +400,7 @@ pub fn to_toml(v: &Value) -> Result<String, String> {
 
 fn toml_key(k: &str) -> String {
     if !k.is_empty()
-        && k
-            .chars()
+        && k.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
         k.to_string()
@@ -443,7 +446,11 @@ fn toml_inline(v: &Value) -> Result<String, String> {
             if f.is_nan() {
                 "nan".into()
             } else if f.is_infinite() {
-                if *f > 0.0 { "inf".into() } else { "-inf".into() }
+                if *f > 0.0 {
+                    "inf".into()
+                } else {
+                    "-inf".into()
+                }
             } else if f.fract() == 0.0 && f.abs() < 1e16 {
                 format!("{f:.1}")
             } else {
@@ -466,7 +473,12 @@ fn toml_inline(v: &Value) -> Result<String, String> {
     })
 }
 
-fn toml_table(m: &Map, path: &mut Vec<String>, out: &mut String, depth: usize) -> Result<(), String> {
+fn toml_table(
+    m: &Map,
+    path: &mut Vec<String>,
+    out: &mut String,
+    depth: usize,
+) -> Result<(), String> {
     if depth > 1000 {
         return Err("toml: nesting too deep".into());
     }
@@ -480,7 +492,11 @@ fn toml_table(m: &Map, path: &mut Vec<String>, out: &mut String, depth: usize) -
         if is_table_like(v) || v.is_nil() {
             continue;
         }
-        let pad = if path.is_empty() { String::new() } else { format!("{indent}  ") };
+        let pad = if path.is_empty() {
+            String::new()
+        } else {
+            format!("{indent}  ")
+        };
         out.push_str(&format!("{pad}{} = {}\n", toml_key(k), toml_inline(v)?));
     }
     for (k, v) in &entries {
@@ -568,6 +584,9 @@ mod tests {
     #[test]
     fn toml_like_burntsushi() {
         let v = Value::from_json(&serde_json::json!({"mast": {"sail": "white"}, "a": 1}));
-        assert_eq!(to_toml(&v).unwrap(), "a = 1\n\n[mast]\n  sail = \"white\"\n");
+        assert_eq!(
+            to_toml(&v).unwrap(),
+            "a = 1\n\n[mast]\n  sail = \"white\"\n"
+        );
     }
 }

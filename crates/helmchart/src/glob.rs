@@ -2,8 +2,13 @@
 //! `gobwas/glob` dialect with `/` as separator (for `.Files.Glob`: `*`, `**`, `?`, `[...]`,
 //! `{a,b}`).
 
+/// A malformed glob pattern (Go's `path.ErrBadPattern`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("syntax error in pattern")]
+pub struct BadPattern;
+
 /// Go's `path.Match(pattern, name)`: `*` does not cross `/`. `Err` for a malformed pattern.
-pub fn go_path_match(pattern: &str, name: &str) -> Result<bool, ()> {
+pub fn go_path_match(pattern: &str, name: &str) -> Result<bool, BadPattern> {
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
     // Validate the whole pattern first (Go reports ErrBadPattern even when matching fails early).
@@ -82,18 +87,18 @@ fn split_top_level(s: &str) -> Vec<String> {
     parts
 }
 
-fn validate(p: &[char]) -> Result<(), ()> {
+fn validate(p: &[char]) -> Result<(), BadPattern> {
     let mut i = 0;
     while i < p.len() {
         match p[i] {
             '\\' => {
                 if i + 1 >= p.len() {
-                    return Err(());
+                    return Err(BadPattern);
                 }
                 i += 2;
             }
             '[' => {
-                let (_, next) = class_end(p, i).ok_or(())?;
+                let (_, next) = class_end(p, i).ok_or(BadPattern)?;
                 i = next;
             }
             _ => i += 1,
@@ -184,7 +189,10 @@ mod tests {
 
     #[test]
     fn go_match() {
-        assert_eq!(go_path_match("templates/subdir/role*", "templates/subdir/role.yaml"), Ok(true));
+        assert_eq!(
+            go_path_match("templates/subdir/role*", "templates/subdir/role.yaml"),
+            Ok(true)
+        );
         assert_eq!(go_path_match("*.yaml", "a/b.yaml"), Ok(false));
         assert_eq!(go_path_match("[a-c]x", "bx"), Ok(true));
         assert!(go_path_match("[", "x").is_err());

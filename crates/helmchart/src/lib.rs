@@ -24,6 +24,7 @@
 //!   to the `helm` binary.
 
 pub mod chart;
+pub mod duration;
 pub mod error;
 pub mod files;
 pub mod funcs;
@@ -41,4 +42,4 @@ pub use chart::{Chart, Dependency, Metadata};
 pub use error::{LoadError, RenderError};
 pub use files::ChartFiles;
 pub use funcs::HelmFlavor;
-pub use render::{Rendered, RenderedDoc, RenderOptions, render, render_with_values};
+pub use render::{RenderOptions, Rendered, RenderedDoc, render, render_with_values};

@@ -37,6 +37,8 @@ pub struct RenderOptions {
     pub skip_tests: bool,
     /// `--is-upgrade`.
     pub is_upgrade: bool,
+    /// `--skip-schema-validation`.
+    pub skip_schema_validation: bool,
     /// Function set to expose.
     pub flavor: HelmFlavor,
     /// `.Capabilities.HelmVersion.Version`.
@@ -75,6 +77,7 @@ impl Default for RenderOptions {
             include_crds: false,
             skip_tests: false,
             is_upgrade: false,
+            skip_schema_validation: false,
             flavor: HelmFlavor::V3,
             helm_version: "v3.22.0".into(),
         }
@@ -172,7 +175,11 @@ pub fn render_with_values(
 ) -> Result<Rendered, RenderError> {
     match chart.metadata.chart_type.as_str() {
         "" | "application" => {}
-        t => return Err(RenderError::Chart(format!("{t} charts are not installable"))),
+        t => {
+            return Err(RenderError::Chart(format!(
+                "{t} charts are not installable"
+            )));
+        }
     }
     let missing: Vec<&str> = chart
         .metadata
@@ -192,7 +199,9 @@ pub fn render_with_values(
 
     let kube = match &opts.kube_version {
         Some(v) => KubeVersion::parse(v).ok_or_else(|| {
-            RenderError::Values(format!("invalid kube version {v:?}: use a version like 1.30.0"))
+            RenderError::Values(format!(
+                "invalid kube version {v:?}: use a version like 1.30.0"
+            ))
         })?,
         None => KubeVersion::parse(DEFAULT_KUBE_VERSION).unwrap_or(KubeVersion {
             version: DEFAULT_KUBE_VERSION.into(),
@@ -224,7 +233,15 @@ pub fn render_with_values(
         ("Service", Value::str("Helm")),
     ]);
     let coalesced = values::coalesce_values(&chart, user_vals);
-    crate::schema::validate_chart(&chart, &coalesced).map_err(RenderError::Schema)?;
+    if !opts.skip_schema_validation {
+        if let Some((what, location)) = crate::schema::remote_ref(&chart) {
+            return Err(RenderError::Unsupported {
+                what: format!("values.schema.json $ref to an external document ({what})"),
+                location,
+            });
+        }
+        crate::schema::validate_chart(&chart, &coalesced).map_err(RenderError::Schema)?;
+    }
 
     let top = Map::new();
     top.insert("Values", Value::Map(coalesced));
@@ -295,7 +312,12 @@ pub fn render_with_values(
     Ok(Rendered { docs, notes })
 }
 
-fn rec_all_tpls(c: &Chart, out: &mut BTreeMap<String, Renderable>, parent: &Map, is_root: bool) -> Map {
+fn rec_all_tpls(
+    c: &Chart,
+    out: &mut BTreeMap<String, Renderable>,
+    parent: &Map,
+    is_root: bool,
+) -> Map {
     let subcharts = Map::new();
     let files: BTreeMap<String, Arc<[u8]>> = c
         .files
@@ -306,7 +328,10 @@ fn rec_all_tpls(c: &Chart, out: &mut BTreeMap<String, Renderable>, parent: &Map,
     next.insert("Chart", c.metadata.to_value(is_root));
     next.insert("Files", Value::Object(Arc::new(Files(Arc::new(files)))));
     next.insert("Release", parent.get("Release").unwrap_or(Value::Nil));
-    next.insert("Capabilities", parent.get("Capabilities").unwrap_or(Value::Nil));
+    next.insert(
+        "Capabilities",
+        parent.get("Capabilities").unwrap_or(Value::Nil),
+    );
     next.insert("Subcharts", Value::Map(subcharts.clone()));
     let vals = if is_root {
         parent.get("Values").unwrap_or_else(Value::empty_map)
@@ -422,7 +447,7 @@ pub fn split_manifests(big: &str) -> Vec<String> {
             found = Some((0, 3));
         } else {
             let mut k = pos;
-            while k + 3 < b.len() + 0 {
+            while k + 3 < b.len() {
                 if b[k] == b'\n' && b[k + 1..].starts_with(b"---") {
                     let mut s = k;
                     while s > pos && is_ws(b[s - 1]) {
@@ -505,7 +530,9 @@ fn less_by_kind(a: &str, b: &str) -> std::cmp::Ordering {
 type Hook = (RenderedDoc, bool);
 
 /// `releaseutil.SortManifests` with install order.
-fn sort_manifests(files: &BTreeMap<String, String>) -> Result<(Vec<RenderedDoc>, Vec<Hook>), RenderError> {
+fn sort_manifests(
+    files: &BTreeMap<String, String>,
+) -> Result<(Vec<RenderedDoc>, Vec<Hook>), RenderError> {
     let mut generic = Vec::new();
     let mut hooks: Vec<Hook> = Vec::new();
     for (path, content) in files {
@@ -569,8 +596,14 @@ mod tests {
 
     #[test]
     fn splits_like_helm() {
-        assert_eq!(split_manifests("a: 1\n---\nb: 2\n\n---\n\nc: 3"), vec!["a: 1", "b: 2", "c: 3"]);
+        assert_eq!(
+            split_manifests("a: 1\n---\nb: 2\n\n---\n\nc: 3"),
+            vec!["a: 1", "b: 2", "c: 3"]
+        );
         assert_eq!(split_manifests("---\na: 1\n---"), vec!["a: 1"]);
-        assert_eq!(split_manifests("a: '---'\nb: x---y"), vec!["a: '---'\nb: x---y"]);
+        assert_eq!(
+            split_manifests("a: '---'\nb: x---y"),
+            vec!["a: '---'\nb: x---y"]
+        );
     }
 }

@@ -18,8 +18,12 @@ use crate::chart::Chart;
 pub fn validate_chart(chart: &Chart, values: &Map) -> Result<(), String> {
     let mut report = String::new();
     if let Some(schema) = &chart.schema {
-        let schema: J = serde_json::from_slice(schema)
-            .map_err(|e| format!("{}:\nvalues.schema.json is not valid JSON: {e}", chart.name()))?;
+        let schema: J = serde_json::from_slice(schema).map_err(|e| {
+            format!(
+                "{}:\nvalues.schema.json is not valid JSON: {e}",
+                chart.name()
+            )
+        })?;
         let mut errs = Vec::new();
         let data = Value::Map(values.clone()).to_json();
         check(&schema, &schema, &data, "", &mut errs, 0);
@@ -39,7 +43,37 @@ pub fn validate_chart(chart: &Chart, values: &Map) -> Result<(), String> {
             report.push_str(&e);
         }
     }
-    if report.is_empty() { Ok(()) } else { Err(report) }
+    if report.is_empty() {
+        Ok(())
+    } else {
+        Err(report)
+    }
+}
+
+/// The first `$ref` of a schema (or of a subchart's schema) that points outside the document
+/// (`https://...`, `other.json#/x`): Helm would fetch it, the native renderer refuses.
+pub fn remote_ref(chart: &Chart) -> Option<(String, String)> {
+    fn find(v: &J) -> Option<String> {
+        match v {
+            J::Object(o) => {
+                if let Some(J::String(r)) = o.get("$ref")
+                    && !r.starts_with('#')
+                {
+                    return Some(r.clone());
+                }
+                o.values().find_map(find)
+            }
+            J::Array(a) => a.iter().find_map(find),
+            _ => None,
+        }
+    }
+    if let Some(schema) = &chart.schema
+        && let Ok(j) = serde_json::from_slice::<J>(schema)
+        && let Some(r) = find(&j)
+    {
+        return Some((r, format!("{}/values.schema.json", chart.full_path())));
+    }
+    chart.dependencies.iter().find_map(remote_ref)
 }
 
 fn type_of(v: &J) -> &'static str {
@@ -83,7 +117,11 @@ fn check(root: &J, schema: &J, v: &J, at: &str, errs: &mut Vec<String>, depth: u
         errs.push(format!("at '{at}': schema nesting too deep"));
         return;
     }
-    let loc = if at.is_empty() { String::new() } else { at.to_string() };
+    let loc = if at.is_empty() {
+        String::new()
+    } else {
+        at.to_string()
+    };
     let at_s = |m: String| format!("at '{loc}': {m}");
     let s = match schema {
         J::Bool(false) => {
@@ -110,7 +148,11 @@ fn check(root: &J, schema: &J, v: &J, at: &str, errs: &mut Vec<String>, depth: u
                 .any(|t| t.as_str().is_some_and(|t| type_matches(t, v)));
             if !ok {
                 let want: Vec<&str> = ts.iter().filter_map(|t| t.as_str()).collect();
-                errs.push(at_s(format!("got {}, want {}", type_of(v), want.join(" or "))));
+                errs.push(at_s(format!(
+                    "got {}, want {}",
+                    type_of(v),
+                    want.join(" or ")
+                )));
                 return;
             }
         }
@@ -214,7 +256,11 @@ fn check(root: &J, schema: &J, v: &J, at: &str, errs: &mut Vec<String>, depth: u
                 .map(|r| format!("'{r}'"))
                 .collect();
             if !missing.is_empty() {
-                let word = if missing.len() == 1 { "property" } else { "properties" };
+                let word = if missing.len() == 1 {
+                    "property"
+                } else {
+                    "properties"
+                };
                 errs.push(at_s(format!("missing {word} {}", missing.join(", "))));
             }
         }
@@ -269,7 +315,10 @@ fn check(root: &J, schema: &J, v: &J, at: &str, errs: &mut Vec<String>, depth: u
         errs.push(at_s("anyOf failed".into()));
     }
     if let Some(J::Array(one)) = s.get("oneOf") {
-        let n = one.iter().filter(|sch| is_valid(root, sch, v, depth + 1)).count();
+        let n = one
+            .iter()
+            .filter(|sch| is_valid(root, sch, v, depth + 1))
+            .count();
         if n != 1 {
             errs.push(at_s(format!("oneOf failed: {n} subschemas matched")));
         }
@@ -293,9 +342,13 @@ fn check(root: &J, schema: &J, v: &J, at: &str, errs: &mut Vec<String>, depth: u
 fn json_eq(a: &J, b: &J) -> bool {
     match (a, b) {
         (J::Number(x), J::Number(y)) => x.as_f64() == y.as_f64(),
-        (J::Array(x), J::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
+        (J::Array(x), J::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
+        }
         (J::Object(x), J::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -323,6 +376,9 @@ mod tests {
         assert!(e.is_empty(), "{e:?}");
         check(&schema, &schema, &bad, "", &mut e, 0);
         assert_eq!(e.len(), 2, "{e:?}");
-        assert!(e.iter().any(|m| m.contains("/replicas") && m.contains("want integer")));
+        assert!(
+            e.iter()
+                .any(|m| m.contains("/replicas") && m.contains("want integer"))
+        );
     }
 }

@@ -123,8 +123,10 @@ fn parse_range(range: &str) -> Option<Vec<Vec<Cmp>>> {
                 continue;
             }
             // An operator separated from its version by a space ("> 1.2").
-            if matches!(t, "=" | "!=" | ">" | "<" | ">=" | "<=" | "=>" | "=<" | "~" | "~>" | "^")
-                && i + 1 < tokens.len()
+            if matches!(
+                t,
+                "=" | "!=" | ">" | "<" | ">=" | "<=" | "=>" | "=<" | "~" | "~>" | "^"
+            ) && i + 1 < tokens.len()
             {
                 merged.push(format!("{t}{}", tokens[i + 1]));
                 i += 2;

@@ -315,10 +315,16 @@ mod tests {
     #[test]
     fn set_syntax() {
         assert_eq!(p("a.b=c"), serde_json::json!({"a": {"b": "c"}}));
-        assert_eq!(p("a=1,b=true,c=null,d=007"), serde_json::json!({"a": 1, "b": true, "c": null, "d": "007"}));
+        assert_eq!(
+            p("a=1,b=true,c=null,d=007"),
+            serde_json::json!({"a": 1, "b": true, "c": null, "d": "007"})
+        );
         assert_eq!(p("a={x,y,3}"), serde_json::json!({"a": ["x", "y", 3]}));
         assert_eq!(p("a[1]=x"), serde_json::json!({"a": [null, "x"]}));
-        assert_eq!(p("a[0].b=x,a[0].c=y"), serde_json::json!({"a": [{"b": "x", "c": "y"}]}));
+        assert_eq!(
+            p("a[0].b=x,a[0].c=y"),
+            serde_json::json!({"a": [{"b": "x", "c": "y"}]})
+        );
         assert_eq!(p(r"a\.b=c"), serde_json::json!({"a.b": "c"}));
         assert_eq!(p("a=x\\,y"), serde_json::json!({"a": "x,y"}));
         assert_eq!(p("name=value=2"), serde_json::json!({"name": "value=2"}));

@@ -126,11 +126,9 @@ fn coalesce_chart_values(chart: &Chart, v: &Map, merge: bool) {
             Some(value) => {
                 if is_nil(&value) && !merge {
                     v.write().remove(&key);
-                } else if let Value::Map(dest) = &value {
-                    if let Value::Map(src) = &val {
-                        let is_sub = chart.dependencies.iter().any(|d| d.name() == key);
-                        coalesce_tables(dest, src, merge || is_sub);
-                    }
+                } else if let (Value::Map(dest), Value::Map(src)) = (&value, &val) {
+                    let is_sub = chart.dependencies.iter().any(|d| d.name() == key);
+                    coalesce_tables(dest, src, merge || is_sub);
                 }
             }
             None => v.insert(key, val),
@@ -293,8 +291,11 @@ fn process_enabled(c: &mut Chart, v: &Map, path: &str) {
         .filter(|r| !r.enabled)
         .map(|r| r.name.clone())
         .collect();
-    c.dependencies.retain(|d| !removed.contains(&d.metadata.name));
-    c.metadata.dependencies.retain(|d| !removed.contains(&d.name));
+    c.dependencies
+        .retain(|d| !removed.contains(&d.metadata.name));
+    c.metadata
+        .dependencies
+        .retain(|d| !removed.contains(&d.name));
     for t in &mut c.dependencies {
         let sub = format!("{path}{}.", t.metadata.name);
         process_enabled(t, &cvals, &sub);

@@ -206,8 +206,9 @@ impl Builder {
                                 return Err(YamlError {
                                     line,
                                     col,
-                                    message: "map merge requires map or sequence of maps as the value"
-                                        .into(),
+                                    message:
+                                        "map merge requires map or sequence of maps as the value"
+                                            .into(),
                                 });
                             }
                         }
@@ -406,7 +407,7 @@ fn go_parse_int(s: &str) -> Option<i64> {
     let mag = go_parse_uint(body)?;
     if neg {
         if mag <= i64::MAX as u64 + 1 {
-            Some((mag as i128 * -1) as i64)
+            Some((-(mag as i128)) as i64)
         } else {
             None
         }
@@ -496,7 +497,9 @@ const MAX_DEPTH: usize = 10_000;
 /// The node go-yaml sees after `json.Marshal` and go-yaml's decode of that JSON.
 fn json_round_trip(v: &Value, depth: usize) -> Result<Node, MarshalError> {
     if depth > MAX_DEPTH {
-        return Err(MarshalError("json: unsupported value: encountered a cycle".into()));
+        return Err(MarshalError(
+            "json: unsupported value: encountered a cycle".into(),
+        ));
     }
     Ok(match v {
         Value::Missing | Value::Nil => Node::Null,
@@ -611,8 +614,16 @@ fn base64_std(b: &[u8]) -> String {
         };
         out.push(T[(n >> 18) as usize & 63] as char);
         out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { T[n as usize & 63] as char } else { '=' });
+        out.push(if chunk.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }
@@ -740,11 +751,12 @@ fn analyze(value: &str) -> Analysis {
     let n = chars.len();
     for i in 0..n {
         let c = chars[i];
-        let followed_by_ws = i + 1 >= n || matches!(chars[i + 1], ' ' | '\t') || is_break(chars[i + 1]);
+        let followed_by_ws =
+            i + 1 >= n || matches!(chars[i + 1], ' ' | '\t') || is_break(chars[i + 1]);
         if i == 0 {
             match c {
-                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%'
-                | '@' | '`' => {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => {
                     flow_ind = true;
                     block_ind = true;
                 }
@@ -754,11 +766,9 @@ fn analyze(value: &str) -> Analysis {
                         block_ind = true;
                     }
                 }
-                '-' => {
-                    if followed_by_ws {
-                        flow_ind = true;
-                        block_ind = true;
-                    }
+                '-' if followed_by_ws => {
+                    flow_ind = true;
+                    block_ind = true;
                 }
                 _ => {}
             }
@@ -771,11 +781,9 @@ fn analyze(value: &str) -> Analysis {
                         block_ind = true;
                     }
                 }
-                '#' => {
-                    if preceded_by_ws {
-                        flow_ind = true;
-                        block_ind = true;
-                    }
+                '#' if preceded_by_ws => {
+                    flow_ind = true;
+                    block_ind = true;
                 }
                 _ => {}
             }
@@ -948,10 +956,8 @@ impl Emitter {
     /// Emits a block mapping whose first key starts at the current position.
     fn block_map(&mut self, m: &[(String, Node)], indent: usize, first_inline: bool) {
         for (i, (k, v)) in m.iter().enumerate() {
-            if i > 0 || !first_inline {
-                if !(i == 0 && self.out.is_empty()) {
-                    self.newline_indent(indent);
-                }
+            if (i > 0 || !first_inline) && !(i == 0 && self.out.is_empty()) {
+                self.newline_indent(indent);
             }
             self.key(k, indent);
             self.put(":");
@@ -1371,7 +1377,10 @@ mod tests {
     #[test]
     fn anchors_and_merge_keys() {
         let v = parse("a: &x {k: 1, j: 2}\nb:\n  <<: *x\n  k: 3\n", Numbers::Typed).unwrap();
-        assert_eq!(to_yaml(&v).unwrap(), "a:\n  j: 2\n  k: 1\nb:\n  j: 2\n  k: 3\n");
+        assert_eq!(
+            to_yaml(&v).unwrap(),
+            "a:\n  j: 2\n  k: 1\nb:\n  j: 2\n  k: 3\n"
+        );
     }
 
     #[test]
@@ -1385,12 +1394,24 @@ mod tests {
             y(serde_json::json!({"m": 1000000, "f": 1.5, "z": null, "n": "y"})),
             "f: 1.5\nm: 1000000\n\"n\": \"y\"\nz: null\n"
         );
-        assert_eq!(y(serde_json::json!({"s": "line1\nline2\n"})), "s: |\n  line1\n  line2\n");
+        assert_eq!(
+            y(serde_json::json!({"s": "line1\nline2\n"})),
+            "s: |\n  line1\n  line2\n"
+        );
         assert_eq!(y(serde_json::json!({"s": "a\nb"})), "s: |-\n  a\n  b\n");
         assert_eq!(y(serde_json::json!({"e": {}, "l": []})), "e: {}\nl: []\n");
-        assert_eq!(y(serde_json::json!([{"a": 1, "b": 2}, "x"])), "- a: 1\n  b: 2\n- x\n");
-        assert_eq!(y(serde_json::json!({"t": "tab\there"})), "t: \"tab\\there\"\n");
-        assert_eq!(y(serde_json::json!({"k": "1.0", "v": "2001-12-14"})), "k: \"1.0\"\nv: \"2001-12-14\"\n");
+        assert_eq!(
+            y(serde_json::json!([{"a": 1, "b": 2}, "x"])),
+            "- a: 1\n  b: 2\n- x\n"
+        );
+        assert_eq!(
+            y(serde_json::json!({"t": "tab\there"})),
+            "t: \"tab\\there\"\n"
+        );
+        assert_eq!(
+            y(serde_json::json!({"k": "1.0", "v": "2001-12-14"})),
+            "k: \"1.0\"\nv: \"2001-12-14\"\n"
+        );
     }
 
     #[test]

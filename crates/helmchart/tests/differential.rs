@@ -76,11 +76,19 @@ fn cases() -> Vec<Case> {
     let conf = common::conformance_dir().join("helm-template-v3/testdata/testcharts");
     let mut v = Vec::new();
     let sub = conf.join("subchart");
-    v.push(Case { name: "subchart".into(), chart: sub.clone(), value_files: vec![], set: vec![] });
+    v.push(Case {
+        name: "subchart".into(),
+        chart: sub.clone(),
+        value_files: vec![],
+        set: vec![],
+    });
     v.push(Case {
         name: "subchart+extra_values".into(),
         chart: sub.clone(),
-        value_files: vec![sub.join("extra_values.yaml"), sub.join("charts/subchartA/values.yaml")],
+        value_files: vec![
+            sub.join("extra_values.yaml"),
+            sub.join("charts/subchartA/values.yaml"),
+        ],
         set: vec![],
     });
     v.push(Case {
@@ -93,8 +101,18 @@ fn cases() -> Vec<Case> {
             "service.name=apache".into(),
         ],
     });
-    for c in ["issue-9027", "object-order", "chart-with-template-lib-dep", "chart-with-template-lib-archive-dep"] {
-        v.push(Case { name: c.into(), chart: conf.join(c), value_files: vec![], set: vec![] });
+    for c in [
+        "issue-9027",
+        "object-order",
+        "chart-with-template-lib-dep",
+        "chart-with-template-lib-archive-dep",
+    ] {
+        v.push(Case {
+            name: c.into(),
+            chart: conf.join(c),
+            value_files: vec![],
+            set: vec![],
+        });
     }
     let demo = repo_root().join("assets/demo/deploy/helm/astromesh");
     assert!(
@@ -121,7 +139,9 @@ fn cases() -> Vec<Case> {
 
 fn run_helm(helm: &Path, c: &Case) -> Result<String, String> {
     let mut cmd = Command::new(helm);
-    cmd.arg("template").arg(&c.chart).args(["--kube-version", KUBE_VERSION]);
+    cmd.arg("template")
+        .arg(&c.chart)
+        .args(["--kube-version", KUBE_VERSION]);
     for f in &c.value_files {
         cmd.arg("-f").arg(f);
     }
@@ -167,7 +187,10 @@ fn native_matches_helm_binary() {
                 if parse_docs(w) == parse_docs(g) {
                     same_objects += 1;
                 } else {
-                    failures.push(format!("{}: objects differ\n--- native ---\n{g}\n--- helm ---\n{w}", c.name));
+                    failures.push(format!(
+                        "{}: objects differ\n--- native ---\n{g}\n--- helm ---\n{w}",
+                        c.name
+                    ));
                 }
                 if w == g {
                     same_bytes += 1;
@@ -177,7 +200,12 @@ fn native_matches_helm_binary() {
                 same_objects += 1;
                 same_bytes += 1;
             }
-            _ => failures.push(format!("{}: native {:?} vs helm {:?}", c.name, got.as_ref().err(), want.as_ref().err())),
+            _ => failures.push(format!(
+                "{}: native {:?} vs helm {:?}",
+                c.name,
+                got.as_ref().err(),
+                want.as_ref().err()
+            )),
         }
     }
     for f in &failures {
@@ -188,5 +216,9 @@ fn native_matches_helm_binary() {
         cases.len(),
         cases.len()
     );
-    assert!(failures.is_empty(), "{} case(s) differ from helm template", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} case(s) differ from helm template",
+        failures.len()
+    );
 }

@@ -13,7 +13,10 @@ pub fn conformance_dir() -> PathBuf {
     let dir = std::env::var_os("SEXTANT_CONFORMANCE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance"))
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/conformance"
+            ))
         });
     assert!(
         dir.is_dir(),
@@ -124,9 +127,8 @@ pub fn helm_template(argv: &[String], cwd: &Path, flavor: HelmFlavor) -> CliResu
             message,
             debug_output,
         }) => {
-            let msg = format!(
-                "YAML parse error on {file}: error converting YAML to JSON: {message}"
-            );
+            let msg =
+                format!("YAML parse error on {file}: error converting YAML to JSON: {message}");
             if debug {
                 // `helm template` prints the failed release's manifest trimmed, then the error.
                 return CliResult {
