@@ -216,22 +216,13 @@ fn cli_app_commands_end_to_end() {
     assert_eq!(got["status"]["sync"], "OutOfSync");
     assert!(!got["status"]["resources"].as_array().unwrap().is_empty());
 
-    // Guards: protected env needs --yes; --readonly refuses; dry-run changes nothing.
+    // Guards: protected env needs --yes; --readonly refuses.
     assert_fails_with(f.run(&["app", "sync", "prod"]), 1, "protected");
     assert_fails_with(
         f.run(&["--readonly", "app", "sync", "dev"]),
         1,
         "--readonly",
     );
-    let (code, out, err) = f.run(&["app", "sync", "dev", "--dry-run"]);
-    assert_eq!(code, 0, "{err}\n{out}");
-    assert!(out.contains("(dry run)"), "{out}");
-    assert_eq!(
-        f.run(&["app", "diff", "dev"]).0,
-        1,
-        "dry run changed nothing"
-    );
-
     // Bad input: revision, resource filter, duration.
     assert_fails_with(
         f.run(&["app", "sync", "dev", "--revision", "no-such-rev"]),
@@ -265,6 +256,17 @@ fn cli_app_commands_end_to_end() {
         "dev: two replicas",
     );
     assert_eq!(f.run(&["app", "diff", "dev"]).0, 1, "new commit differs");
+    // A dry run reports what would change and changes nothing.
+    let (code, out, err) = f.run(&["app", "sync", "dev", "--dry-run"]);
+    assert_eq!(code, 0, "{err}\n{out}");
+    assert!(out.contains("WouldConfigure"), "{out}");
+    assert!(out.contains("(dry run)"), "{out}");
+    assert_eq!(
+        f.run(&["app", "diff", "dev"]).0,
+        1,
+        "dry run changed nothing"
+    );
+
     let (code, out, err) = f.run(&["app", "sync", "dev", "-o", "json"]);
     assert_eq!(code, 0, "{err}\n{out}");
     let res: Value = serde_json::from_str(&out).unwrap();

@@ -59,10 +59,11 @@ pub fn start(ctx: &Context, opts: SessionOptions) -> Result<EngineHandle> {
 }
 
 /// Whether every App has been compared once (or failed to be) and the repository was polled.
+/// (`Snapshot::loading` is not used: the engine clears an App's loading mark after publishing
+/// its compare, so the last App's snapshot can still say loading until something else changes.)
 fn is_settled(s: &Snapshot) -> bool {
     let polled = s.repo.last_fetch.is_some() || s.repo.error.is_some();
     polled
-        && !s.loading
         && s.apps
             .iter()
             .all(|a| a.compared_at.is_some() || !a.conditions.is_empty())
@@ -184,7 +185,7 @@ pub(crate) mod tests {
     #[test]
     fn settled_needs_poll_and_every_app() {
         let mut s = Snapshot {
-            loading: false,
+            loading: true,
             ..Snapshot::default()
         };
         assert!(!is_settled(&s), "not polled yet");
