@@ -144,7 +144,7 @@ impl Shared {
 
 /// Messages to one App's actor.
 enum AppMsg {
-    Desired(DesiredApp),
+    Desired(Box<DesiredApp>),
     Refresh {
         hard: bool,
         reply: Option<oneshot::Sender<CommandOutcome>>,
@@ -264,7 +264,7 @@ async fn poll_repo(
         let name = d.app.name.clone();
         match actors.get(&name) {
             Some(tx) if !tx.is_closed() => {
-                let _ = tx.send(AppMsg::Desired(d));
+                let _ = tx.send(AppMsg::Desired(Box::new(d)));
             }
             _ => {
                 if let Ok(mut s) = shared.states.lock() {
@@ -274,7 +274,7 @@ async fn poll_repo(
                     l.insert(name.clone());
                 }
                 let (tx, rx) = mpsc::unbounded_channel();
-                let _ = tx.send(AppMsg::Desired(d.clone()));
+                let _ = tx.send(AppMsg::Desired(Box::new(d.clone())));
                 let actor = Actor::new(shared.clone(), d, tx.clone());
                 tokio::spawn(actor.run(rx));
                 actors.insert(name, tx);
@@ -574,6 +574,7 @@ impl Actor {
     async fn handle(&mut self, msg: AppMsg) {
         match msg {
             AppMsg::Desired(d) => {
+                let d = *d;
                 let changed = d.app != self.app || d.revision != self.revision;
                 self.app = d.app;
                 self.revision = d.revision;
