@@ -997,7 +997,8 @@ fn helm_renders_each_environment_from_the_commit_and_caches() {
     assert_eq!(again.commit.sha, head2.sha);
     assert_eq!(runs(&count), 2);
 
-    // Changing prod's values renders prod once more; dev stays cached.
+    // Changing a file inside the chart re-renders every App of that chart (templates may read
+    // any chart file through `.Files`), once each.
     let values = r.read("deploy/helm/astromesh/values-prod.yaml");
     r.write(
         "deploy/helm/astromesh/values-prod.yaml",
@@ -1007,8 +1008,20 @@ fn helm_renders_each_environment_from_the_commit_and_caches() {
     let head3 = repo.resolve("HEAD").unwrap();
     let changed = render("prod", &head3);
     render("dev", &head3);
-    assert_eq!(runs(&count), 3);
+    render("prod", &head3);
+    assert_eq!(runs(&count), 4);
     assert_ne!(changed.manifests, prod.manifests);
+    let dep = changed
+        .manifests
+        .iter()
+        .find(|m| {
+            m.object["kind"] == "Deployment" && m.object["metadata"]["name"] == "astromesh-prod"
+        })
+        .unwrap();
+    assert_eq!(
+        dep.object["spec"]["template"]["metadata"]["annotations"]["changed"],
+        "yes"
+    );
 }
 
 #[test]
