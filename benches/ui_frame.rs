@@ -22,7 +22,9 @@ fn bench(c: &mut Criterion) {
         let state = State::new(UiOptions::default(), many_apps.clone(), fixtures::now());
         let mut term = Terminal::new(TestBackend::new(w, h)).expect("backend");
         group.bench_function(format!("apps_100_apps_10k_resources_{w}x{h}"), |b| {
-            b.iter(|| term.draw(|f| render(&state, f)).expect("draw"))
+            b.iter(|| {
+                term.draw(|f| render(&state, f)).expect("draw");
+            })
         });
         let mut state = State::new(UiOptions::default(), one_big.clone(), fixtures::now());
         state.selected = state.snapshot.apps.first().map(|a| a.app.name.clone());
@@ -31,11 +33,15 @@ fn bench(c: &mut Criterion) {
         state.detail.res_sel = 5_000;
         state.screen = sextant::ui::state::Screen::Detail;
         group.bench_function(format!("resources_tree_10k_{w}x{h}"), |b| {
-            b.iter(|| term.draw(|f| render(&state, f)).expect("draw"))
+            b.iter(|| {
+                term.draw(|f| render(&state, f)).expect("draw");
+            })
         });
         state.detail.pane = Some(Pane::Pods);
         group.bench_function(format!("pods_9k_{w}x{h}"), |b| {
-            b.iter(|| term.draw(|f| render(&state, f)).expect("draw"))
+            b.iter(|| {
+                term.draw(|f| render(&state, f)).expect("draw");
+            })
         });
     }
     group.finish();

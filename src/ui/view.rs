@@ -712,7 +712,7 @@ fn render_detail(state: &State, f: &mut Frame, area: Rect) {
         ))
     };
     f.render_widget(Paragraph::new(vec![Line::from(l1), l2, l3, l4]), head);
-    let pods_n = pods(a).len();
+    let pods_n = state.views(a).pods.len();
     let titles: Vec<Line> = Pane::ALL
         .iter()
         .map(|p| {
@@ -768,8 +768,9 @@ fn kind_rank(kind: &str) -> usize {
     ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len())
 }
 
-/// The resources as a tree of owners: (prefix, row), depth-first, roots in apply order.
-pub fn resource_tree(app: &AppState) -> Vec<(String, &ResourceRow)> {
+/// The resources as a tree of owners: (prefix, index into `app.resources`), depth-first, roots
+/// in apply order.
+pub fn resource_tree(app: &AppState) -> Vec<(String, usize)> {
     let index: HashMap<&ResourceKey, usize> = app
         .resources
         .iter()
@@ -811,7 +812,7 @@ pub fn resource_tree(app: &AppState) -> Vec<(String, &ResourceRow)> {
         if std::mem::replace(&mut seen[i], true) {
             continue;
         }
-        out.push((own, &app.resources[i]));
+        out.push((own, i));
         if let Some(kids) = children.get(&i) {
             for (n, k) in kids.iter().enumerate().rev() {
                 let last = n == kids.len() - 1;
@@ -845,7 +846,8 @@ fn state_label(s: ResourceState) -> &'static str {
 
 fn render_resources(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
     let t = &state.opts.theme;
-    let tree = resource_tree(a);
+    let views = state.views(a);
+    let tree = &views.tree;
     let h = area.height.saturating_sub(3) as usize;
     let sel = state.detail.res_sel.min(tree.len().saturating_sub(1));
     let (first, count) = window(tree.len(), sel, h);
@@ -853,7 +855,8 @@ fn render_resources(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
     let rows: Vec<Row> = tree[first..first + count]
         .iter()
         .enumerate()
-        .map(|(n, (prefix, r))| {
+        .map(|(n, (prefix, i))| {
+            let r = &a.resources[*i];
             let name = format!(
                 "{}{}/{}{}",
                 ascii_tree(t, prefix),
@@ -1171,21 +1174,23 @@ fn render_history(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
 
 /// A pod as the Pods pane shows it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PodView<'a> {
-    pub row: &'a ResourceRow,
+pub struct PodItem {
+    /// Index into `app.resources`.
+    pub idx: usize,
     /// Owner chain, e.g. `ReplicaSet/web-5d8f → Deployment/web`.
     pub owner: String,
 }
 
-/// The App's pods, with their owner chains.
-pub fn pods(app: &AppState) -> Vec<PodView<'_>> {
+/// The App's pods by name, with their owner chains.
+pub fn pods(app: &AppState) -> Vec<PodItem> {
     let by_key: HashMap<&ResourceKey, &ResourceRow> =
         app.resources.iter().map(|r| (&r.key, r)).collect();
-    let mut out: Vec<PodView> = app
+    let mut out: Vec<PodItem> = app
         .resources
         .iter()
-        .filter(|r| r.key.kind == "Pod")
-        .map(|r| {
+        .enumerate()
+        .filter(|(_, r)| r.key.kind == "Pod")
+        .map(|(idx, r)| {
             let mut chain = Vec::new();
             let mut cur = r.owners.first();
             while let Some(o) = cur {
@@ -1195,19 +1200,25 @@ pub fn pods(app: &AppState) -> Vec<PodView<'_>> {
                     break;
                 }
             }
-            PodView {
-                row: r,
+            PodItem {
+                idx,
                 owner: chain.join(" → "),
             }
         })
         .collect();
-    out.sort_by(|a, b| a.row.key.name.cmp(&b.row.key.name));
+    out.sort_by(|a, b| {
+        app.resources[a.idx]
+            .key
+            .name
+            .cmp(&app.resources[b.idx].key.name)
+    });
     out
 }
 
 fn render_pods(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
     let t = &state.opts.theme;
-    let list = pods(a);
+    let views = state.views(a);
+    let list = &views.pods;
     let detail_h = if area.height >= 14 { 6 } else { 4 };
     let [top, bottom] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(detail_h)]).areas(area);
@@ -1219,13 +1230,14 @@ fn render_pods(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
         .iter()
         .enumerate()
         .map(|(n, p)| {
-            let status = p.row.health.unwrap_or(HealthStatus::Unknown);
-            let mut cells = vec![Cell::from(p.row.key.name.clone()), health_cell(t, status)];
+            let row = &a.resources[p.idx];
+            let status = row.health.unwrap_or(HealthStatus::Unknown);
+            let mut cells = vec![Cell::from(row.key.name.clone()), health_cell(t, status)];
             if wide {
                 cells.push(Cell::from(p.owner.clone()));
             }
             cells.push(Cell::from(Span::styled(
-                p.row.message.lines().next().unwrap_or("").to_string(),
+                row.message.lines().next().unwrap_or("").to_string(),
                 t.dim,
             )));
             let row = Row::new(cells);
@@ -1256,8 +1268,9 @@ fn render_pods(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
     );
     let detail: Vec<Line> = match list.get(sel) {
         Some(p) => {
+            let row = &a.resources[p.idx];
             let mut v = vec![Line::from(vec![
-                Span::styled(p.row.key.name.clone(), t.header),
+                Span::styled(row.key.name.clone(), t.header),
                 Span::styled(
                     if p.owner.is_empty() {
                         String::new()
@@ -1267,14 +1280,14 @@ fn render_pods(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
                     t.dim,
                 ),
             ])];
-            if p.row.message.is_empty() {
+            if row.message.is_empty() {
                 v.push(Line::from(Span::styled(
                     "no recent events or failing conditions",
                     t.dim,
                 )));
             }
-            for l in p.row.message.lines() {
-                let style = match p.row.health {
+            for l in row.message.lines() {
+                let style = match row.health {
                     Some(HealthStatus::Degraded) => t.error,
                     Some(HealthStatus::Progressing) => t.progress,
                     _ => t.base,
