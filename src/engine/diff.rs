@@ -1342,6 +1342,36 @@ mod tests {
     }
 
     #[test]
+    fn webhook_value_changes_and_injected_elements_are_reverted() {
+        let fields = json!({"f:spec": {"f:containers": {"k:{\"name\":\"app\"}": {".": {}, "f:name": {}, "f:image": {}}}}});
+        let live = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "app", "image": "app:1", "imagePullPolicy": "Always"}],
+                "dnsPolicy": "ClusterFirst"}});
+        let predicted = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p",
+                "managedFields": [{"manager": "sextant", "fieldsV1": fields}]},
+            "spec": {"containers": [
+                    {"name": "app", "image": "app:2", "imagePullPolicy": "IfNotPresent"},
+                    {"name": "istio-proxy", "image": "proxy"}],
+                "dnsPolicy": "ClusterFirst"}});
+        let r = remove_webhook_mutations(&predicted, &live, "sextant");
+        // Our image change is kept; the webhook's pull-policy change and sidecar are not.
+        assert_eq!(
+            r["spec"]["containers"],
+            json!([{"name": "app", "image": "app:2", "imagePullPolicy": "Always"}])
+        );
+        assert_eq!(r["spec"]["dnsPolicy"], json!("ClusterFirst"));
+        let k = ResourceKey::new("", "Pod", "", "p");
+        let d = compare(&k, Some(&predicted), Some(&live), &DiffOptions::default()).expect("c");
+        assert_eq!(d.status, DiffStatus::OutOfSync);
+        assert!(
+            d.diff.contains("-  - image: app:1") && d.diff.contains("+  - image: app:2"),
+            "{}",
+            d.diff
+        );
+        assert!(!d.diff.contains("istio-proxy"), "{}", d.diff);
+    }
+
+    #[test]
     fn foreign_owner_detection() {
         let argo = json!({"metadata": {"annotations": {ARGOCD_TRACKING_ANNOTATION: "guestbook:apps/Deployment:default/web"}}});
         assert!(foreign_owner(&argo).is_some_and(|s| s.contains("\"guestbook\"")));
