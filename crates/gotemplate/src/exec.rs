@@ -13,16 +13,33 @@ use crate::{CallCtx, MissingKey, Templates};
 /// State shared by a top-level execution and everything it invokes (includes, tpl).
 pub(crate) struct Shared {
     pub counters: HashMap<String, usize>,
+    /// Address of a local in the top-level execution frame: nested executions compare against
+    /// it to stay within `stack_budget` bytes of stack whatever the thread's stack size.
+    stack_base: usize,
+    stack_budget: usize,
     steps: u64,
     max_steps: u64,
     output: usize,
     max_output: usize,
 }
 
+/// The address of a local variable of the calling frame (the stack pointer, roughly).
+#[inline(never)]
+fn stack_addr() -> usize {
+    let x = 0u8;
+    std::hint::black_box(&x) as *const u8 as usize
+}
+
 impl Shared {
+    fn stack_exhausted(&self) -> bool {
+        self.stack_base != 0 && self.stack_base.abs_diff(stack_addr()) > self.stack_budget
+    }
+
     pub(crate) fn new(set: &Templates) -> Shared {
         Shared {
             counters: HashMap::new(),
+            stack_base: 0,
+            stack_budget: set.stack_budget,
             steps: 0,
             max_steps: set.max_steps,
             output: 0,
@@ -60,7 +77,10 @@ pub(crate) fn execute_named(
     let Some(tree) = set.trees.get(name).cloned() else {
         return Err(Error::no_template(name, &set.name));
     };
-    if depth > set.max_depth {
+    if shared.stack_base == 0 {
+        shared.stack_base = stack_addr();
+    }
+    if depth > set.max_depth || shared.stack_exhausted() {
         return Err(Error::exec_plain(
             name,
             format!("exceeded maximum template depth ({})", set.max_depth),
@@ -175,6 +195,16 @@ impl<'a> State<'a> {
             v => {
                 let mut s = String::new();
                 write_v(&mut s, v, 0);
+                if s.len() > crate::value::MAX_PRINT_BYTES {
+                    return Err(self.err(
+                        pipe.pos,
+                        pipe,
+                        format!(
+                            "value is too large to print (over {} bytes; does it contain itself?)",
+                            crate::value::MAX_PRINT_BYTES
+                        ),
+                    ));
+                }
                 self.write(&s, pipe.pos, pipe)
             }
         }
@@ -320,7 +350,7 @@ impl<'a> State<'a> {
                 format!("template {} not defined", crate::fmt::quote_go(name)),
             ));
         };
-        if self.depth >= self.set.max_depth {
+        if self.depth >= self.set.max_depth || self.shared.stack_exhausted() {
             return Err(self.err(
                 pos,
                 &ctx,

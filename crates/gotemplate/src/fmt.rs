@@ -274,7 +274,8 @@ fn arg_number(argn: usize, format: &str, i: usize, nargs: usize) -> (usize, usiz
     }
 }
 
-fn bad_verb(out: &mut String, v: &Value, verb: char) {
+/// Go's `badVerb`: the value is printed with `%v` but the current width/flags.
+fn bad_verb_f(out: &mut String, v: &Value, verb: char, f: Flags) {
     out.push_str("%!");
     out.push(verb);
     out.push('(');
@@ -283,13 +284,13 @@ fn bad_verb(out: &mut String, v: &Value, verb: char) {
     } else {
         out.push_str(&v.type_name());
         out.push('=');
-        print_arg(out, v, 'v', Flags::default(), 0);
+        print_arg(out, v, 'v', f, 0);
     }
     out.push(')');
 }
 
 fn print_arg(out: &mut String, v: &Value, verb: char, f: Flags, depth: usize) {
-    if depth > 100 {
+    if depth > 100 || out.len() > crate::value::MAX_PRINT_BYTES {
         out.push_str("...");
         return;
     }
@@ -302,11 +303,11 @@ fn print_arg(out: &mut String, v: &Value, verb: char, f: Flags, depth: usize) {
         Value::Missing | Value::Nil if depth > 0 => f.pad(out, "<nil>"),
         Value::Missing | Value::Nil => match verb {
             'v' | 'T' => f.pad(out, "<nil>"),
-            _ => bad_verb(out, v, verb),
+            _ => bad_verb_f(out, v, verb, f),
         },
         Value::Bool(b) => match verb {
             't' | 'v' => f.pad(out, if *b { "true" } else { "false" }),
-            _ => bad_verb(out, v, verb),
+            _ => bad_verb_f(out, v, verb, f),
         },
         Value::Int(i) => fmt_integer(out, i128::from(*i), verb, f, v),
         Value::Uint(u) => fmt_integer(out, i128::from(*u), verb, f, v),
@@ -324,7 +325,7 @@ fn print_arg(out: &mut String, v: &Value, verb: char, f: Flags, depth: usize) {
                 w.zero = false;
                 w.pad(out, &s);
             }
-            _ => bad_verb(out, v, verb),
+            _ => bad_verb_f(out, v, verb, f),
         },
         Value::String(s) => fmt_string(out, s, verb, f, v),
         Value::Bytes(bs) => match verb {
@@ -371,7 +372,7 @@ fn print_arg(out: &mut String, v: &Value, verb: char, f: Flags, depth: usize) {
         }
         Value::Object(o) => match verb {
             'v' | 's' | 'q' | 'x' | 'X' => fmt_string(out, &o.format(), verb, f, v),
-            _ => bad_verb(out, v, verb),
+            _ => bad_verb_f(out, v, verb, f),
         },
     }
 }
@@ -417,7 +418,7 @@ fn fmt_string(out: &mut String, s: &str, verb: char, f: Flags, v: &Value) {
             }
         }
         'x' | 'X' => fmt_hex_bytes(out, s.as_bytes(), verb == 'X', f),
-        _ => bad_verb(out, v, verb),
+        _ => bad_verb_f(out, v, verb, f),
     }
 }
 
@@ -457,7 +458,7 @@ fn fmt_integer(out: &mut String, n: i128, verb: char, f: Flags, v: &Value) {
             return;
         }
         _ => {
-            bad_verb(out, v, verb);
+            bad_verb_f(out, v, verb, f);
             return;
         }
     };
@@ -638,7 +639,7 @@ fn fmt_float(out: &mut String, x: f64, verb: char, f: Flags, v: &Value) {
             (verb, f.prec)
         }
         _ => {
-            bad_verb(out, v, verb);
+            bad_verb_f(out, v, verb, f);
             return;
         }
     };

@@ -29,8 +29,11 @@
 //!   <.Values.a.b>: nil pointer evaluating interface {}.b`.
 //!
 //! # Limits (no input can hang or exhaust memory)
-//! Nested template calls are limited to [`DEFAULT_MAX_DEPTH`], execution steps to
-//! [`DEFAULT_MAX_STEPS`] and output to [`DEFAULT_MAX_OUTPUT`] bytes; each is adjustable.
+//! Nested template calls are limited to [`DEFAULT_MAX_DEPTH`] levels and
+//! [`DEFAULT_STACK_BUDGET`] bytes of stack, execution steps to [`DEFAULT_MAX_STEPS`], output to
+//! [`DEFAULT_MAX_OUTPUT`] bytes, Sprig-built lists/strings to 16 Mi elements, and template
+//! nesting (control structures plus parentheses) to 100 levels; all but the last are
+//! adjustable. Executions need a thread with at least 2 MiB of stack.
 
 mod builtins;
 mod error;
@@ -81,6 +84,10 @@ pub enum MissingKey {
 pub const DEFAULT_MAX_DEPTH: usize = 1000;
 /// Default limit of execution steps (nodes and commands evaluated) per top-level execution.
 pub const DEFAULT_MAX_STEPS: u64 = 50_000_000;
+/// Default stack a single execution may use for nested template calls, in bytes. Executions
+/// run on threads with at least 2 MiB of stack (Rust's and tokio's default); nesting stops with
+/// an "exceeded maximum template depth" error before that is used up.
+pub const DEFAULT_STACK_BUDGET: usize = 1024 * 1024;
 /// Default limit of output bytes per top-level execution (including nested includes).
 pub const DEFAULT_MAX_OUTPUT: usize = 256 * 1024 * 1024;
 
@@ -98,6 +105,7 @@ pub struct Templates {
     max_depth: usize,
     max_steps: u64,
     max_output: usize,
+    stack_budget: usize,
 }
 
 impl std::fmt::Debug for Templates {
@@ -126,6 +134,7 @@ impl Templates {
             max_depth: DEFAULT_MAX_DEPTH,
             max_steps: DEFAULT_MAX_STEPS,
             max_output: DEFAULT_MAX_OUTPUT,
+            stack_budget: DEFAULT_STACK_BUDGET,
         }
     }
 
@@ -207,6 +216,12 @@ impl Templates {
     /// Limits execution steps per top-level execution.
     pub fn set_max_steps(&mut self, n: u64) {
         self.max_steps = n;
+    }
+
+    /// Limits the stack used by nested template calls (see [`DEFAULT_STACK_BUDGET`]); raise it
+    /// only when executing on threads with larger stacks.
+    pub fn set_stack_budget(&mut self, bytes: usize) {
+        self.stack_budget = bytes;
     }
 
     /// Limits output bytes per top-level execution.

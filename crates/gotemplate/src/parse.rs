@@ -214,6 +214,7 @@ pub(crate) fn parse(
         text: Arc::from(text),
         vars: vec!["$".to_string()],
         range_depth: 0,
+        nesting: 0,
         has_func,
         trees: Vec::new(),
     };
@@ -259,6 +260,11 @@ pub(crate) fn is_empty_tree(nodes: &[Node]) -> bool {
     })
 }
 
+/// Deepest nesting of `if`/`range`/`with`/`block`/parentheses accepted (Go has no limit; real
+/// templates stay far below it, and it keeps the recursive parser and executor off the end of
+/// the stack).
+const MAX_NESTING: usize = 100;
+
 struct Parser<'f> {
     items: Vec<Item>,
     idx: usize,
@@ -266,6 +272,8 @@ struct Parser<'f> {
     text: Arc<str>,
     vars: Vec<String>,
     range_depth: usize,
+    /// Current nesting of parentheses and control structures (bounded to protect the stack).
+    nesting: usize,
     has_func: &'f dyn Fn(&str) -> bool,
     trees: Vec<Tree>,
 }
@@ -487,10 +495,22 @@ impl Parser<'_> {
         Ok(Node::If(self.parse_control("if")?))
     }
 
+    fn enter(&mut self) -> PResult<()> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return Err(self.errorf(format!(
+                "template nests more than {MAX_NESTING} levels of control structures and parentheses"
+            )));
+        }
+        Ok(())
+    }
+
     fn parse_control(&mut self, context: &str) -> PResult<Branch> {
+        self.enter()?;
         let nvars = self.vars.len();
         let r = self.parse_control_inner(context);
         self.vars.truncate(nvars);
+        self.nesting -= 1;
         r
     }
 
@@ -560,6 +580,13 @@ impl Parser<'_> {
     }
 
     fn block_control(&mut self) -> PResult<Node> {
+        self.enter()?;
+        let r = self.block_control_inner();
+        self.nesting -= 1;
+        r
+    }
+
+    fn block_control_inner(&mut self) -> PResult<Node> {
         let context = "block clause";
         let tok = self.next_non_space();
         let name = self.parse_template_name(&tok, context)?;
@@ -787,8 +814,10 @@ impl Parser<'_> {
                 new_number(tok.pos, &tok.val, tok.typ).map_err(|e| self.errorf(e))?
             }
             Tok::LeftParen => {
-                let p = self.pipeline("parenthesized pipeline", Tok::RightParen)?;
-                Arg::Pipe(Box::new(p))
+                self.enter()?;
+                let p = self.pipeline("parenthesized pipeline", Tok::RightParen);
+                self.nesting -= 1;
+                Arg::Pipe(Box::new(p?))
             }
             Tok::String | Tok::RawString => {
                 let s = unquote(&tok.val).map_err(|e| self.errorf(e))?;

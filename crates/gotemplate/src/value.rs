@@ -172,8 +172,16 @@ impl Value {
     }
 
     /// Converts to JSON as Go's `encoding/json` would marshal it (objects via their `%v` text).
+    /// Values nested deeper than 200 levels (only possible with cycles) become null.
     pub fn to_json(&self) -> serde_json::Value {
+        self.to_json_depth(0)
+    }
+
+    fn to_json_depth(&self, depth: usize) -> serde_json::Value {
         use serde_json::Value as J;
+        if depth > MAX_PRINT_DEPTH {
+            return J::Null;
+        }
         match self {
             Value::Missing | Value::Nil => J::Null,
             Value::Bool(b) => J::Bool(*b),
@@ -186,11 +194,11 @@ impl Value {
                 use base64::Engine;
                 J::String(base64::engine::general_purpose::STANDARD.encode(b))
             }
-            Value::List(l) => J::Array(l.iter().map(Value::to_json).collect()),
+            Value::List(l) => J::Array(l.iter().map(|v| v.to_json_depth(depth + 1)).collect()),
             Value::Map(m) => J::Object(
                 m.read()
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .map(|(k, v)| (k.clone(), v.to_json_depth(depth + 1)))
                     .collect(),
             ),
             Value::Object(o) => J::String(o.format()),
@@ -372,9 +380,13 @@ impl fmt::Debug for Value {
     }
 }
 
+/// Printing stops growing a string past this size (a map that holds itself twice would
+/// otherwise print exponentially); the executor's output limit then reports the error.
+pub(crate) const MAX_PRINT_BYTES: usize = 32 * 1024 * 1024;
+
 /// Appends Go's `%v` rendering of `v` to `out`.
 pub(crate) fn write_v(out: &mut String, v: &Value, depth: usize) {
-    if depth > MAX_PRINT_DEPTH {
+    if depth > MAX_PRINT_DEPTH || out.len() > MAX_PRINT_BYTES {
         out.push_str("...");
         return;
     }

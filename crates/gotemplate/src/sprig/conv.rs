@@ -93,6 +93,16 @@ pub(crate) fn strslice(v: &Value) -> Vec<String> {
 
 /// Go `reflect.DeepEqual` over template values.
 pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
+    let mut budget = super::MAX_BUILD;
+    deep_equal_in(a, b, 0, &mut budget)
+}
+
+fn deep_equal_in(a: &Value, b: &Value, depth: usize, budget: &mut usize) -> bool {
+    // Cyclic or enormous values compare unequal instead of recursing without end.
+    if depth > 200 || *budget == 0 {
+        return false;
+    }
+    *budget -= 1;
     match (a, b) {
         (Value::Missing | Value::Nil, Value::Missing | Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
@@ -103,7 +113,10 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
         (Value::String(x), Value::String(y)) => x == y,
         (Value::Bytes(x), Value::Bytes(y)) => x == y,
         (Value::List(x), Value::List(y)) => {
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_equal(p, q))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|(p, q)| deep_equal_in(p, q, depth + 1, budget))
         }
         (Value::Map(x), Value::Map(y)) => {
             if x.ptr_eq(y) {
@@ -111,8 +124,10 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
             }
             let (x, y) = (x.read(), y.read());
             x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
+                && x.iter().all(|(k, v)| {
+                    y.get(k)
+                        .is_some_and(|w| deep_equal_in(v, w, depth + 1, budget))
+                })
         }
         (Value::Object(x), Value::Object(y)) => {
             x.equals(y.as_ref())

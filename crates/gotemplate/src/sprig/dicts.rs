@@ -9,13 +9,22 @@ use crate::value::{Map, Value};
 
 /// copystructure.Copy for template values.
 pub(crate) fn deep_copy(v: &Value, depth: usize) -> Result<Value, FuncError> {
-    if depth > 10_000 {
+    let mut budget = super::MAX_BUILD;
+    deep_copy_in(v, depth, &mut budget)
+}
+
+fn deep_copy_in(v: &Value, depth: usize, budget: &mut usize) -> Result<Value, FuncError> {
+    if depth > 200 {
         return Err("deepCopy: value nests too deeply (cycle?)".into());
     }
+    if *budget == 0 {
+        return Err("deepCopy: value is too large to copy".into());
+    }
+    *budget -= 1;
     Ok(match v {
         Value::List(l) => Value::list(
             l.iter()
-                .map(|x| deep_copy(x, depth + 1))
+                .map(|x| deep_copy_in(x, depth + 1, budget))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Map(m) => {
@@ -26,7 +35,7 @@ pub(crate) fn deep_copy(v: &Value, depth: usize) -> Result<Value, FuncError> {
                 .collect();
             let out = Map::new();
             for (k, x) in entries {
-                out.insert(k, deep_copy(&x, depth + 1)?);
+                out.insert(k, deep_copy_in(&x, depth + 1, budget)?);
             }
             Value::Map(out)
         }
@@ -41,7 +50,10 @@ pub(crate) fn merge_into(
     overwrite: bool,
     depth: usize,
 ) -> Result<(), FuncError> {
-    if depth > 10_000 || dst.ptr_eq(src) {
+    if depth > 200 {
+        return Err("merge: values nest too deeply (cycle?)".into());
+    }
+    if dst.ptr_eq(src) {
         return Ok(());
     }
     let entries: Vec<(String, Value)> = src

@@ -74,7 +74,7 @@ fn write_json(
     indent: Option<&str>,
     level: usize,
 ) -> Result<(), String> {
-    if level > 1000 {
+    if level > 200 || out.len() > crate::value::MAX_PRINT_BYTES {
         return Err("json: unsupported value: encountered a cycle".into());
     }
     let nl = |out: &mut String, l: usize| {
