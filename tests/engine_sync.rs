@@ -436,9 +436,13 @@ async fn manual_scale_is_detected_as_drift_and_reverted_by_self_heal() {
         }
     })
     .await;
-    let st = wait_app(&h, &name, "Synced after self-heal", TIMEOUT, |s| {
-        s.sync == SyncStatus::Synced
-    })
+    let st = wait_app(
+        &h,
+        &name,
+        "Synced after self-heal, recorded",
+        TIMEOUT,
+        |s| s.sync == SyncStatus::Synced && s.history.len() >= 2,
+    )
     .await;
     assert!(
         st.history.len() >= 2,
@@ -566,7 +570,7 @@ async fn two_concurrent_syncs_one_is_refused_with_the_lease_holder() {
     let repo = Arc::new(StaticRepo::new());
     repo.set_app(app(&name, &ns, None));
     // Two waves: the first sync waits for wave 0 to be healthy, so it holds the lease a while.
-    let mut first = deployment("web", 2);
+    let mut first = deployment("web", 5);
     first["metadata"]["annotations"] = json!({"argocd.argoproj.io/sync-wave": "0"});
     let mut second = configmap("after", "x");
     second["metadata"]["annotations"] = json!({"argocd.argoproj.io/sync-wave": "1"});
@@ -575,20 +579,38 @@ async fn two_concurrent_syncs_one_is_refused_with_the_lease_holder() {
     let b = engine(repo.clone(), &kc, "grace@desktop").await;
     wait_app(&a, &name, "compare a", TIMEOUT, |s| s.compared_at.is_some()).await;
     wait_app(&b, &name, "compare b", TIMEOUT, |s| s.compared_at.is_some()).await;
-    let (ra, rb) = tokio::join!(
-        a.call(Command::Sync {
-            app: name.clone(),
-            options: SyncOptions::default()
-        }),
-        async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            b.call(Command::Sync {
-                app: name.clone(),
+    // b starts once a holds the lease (a's first resource is applied; a then waits for the
+    // Deployment's 5 pods before wave 1).
+    let mut events = a.subscribe();
+    let first = {
+        let a = a.clone();
+        let name = name.clone();
+        tokio::spawn(async move {
+            a.call(Command::Sync {
+                app: name,
                 options: SyncOptions::default(),
             })
             .await
+        })
+    };
+    loop {
+        match tokio::time::timeout(TIMEOUT, events.recv()).await {
+            Ok(Ok(sextant::engine::api::Event::Progress {
+                app,
+                resource: Some(_),
+                ..
+            })) if app == name => break,
+            Ok(Ok(_)) => continue,
+            other => panic!("no progress from the first sync: {other:?}"),
         }
-    );
+    }
+    let rb = b
+        .call(Command::Sync {
+            app: name.clone(),
+            options: SyncOptions::default(),
+        })
+        .await;
+    let ra = first.await.expect("join");
     let outcomes = [ra, rb];
     let refused: Vec<&String> = outcomes
         .iter()
