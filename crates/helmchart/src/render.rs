@@ -167,8 +167,32 @@ pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, RenderErr
     render_with_values(chart, opts, &vals)
 }
 
+/// Stack for one render. Template execution recurses once per nested `include`/`tpl`/
+/// `template` (Helm allows 1000 levels); running on a thread with a large stack turns a
+/// runaway template into Helm's error instead of a stack overflow. Only touched pages are
+/// committed, so the reservation costs address space, not memory.
+pub const RENDER_STACK_BYTES: usize = 1024 * 1024 * 1024;
+
 /// Renders with already-merged user values.
 pub fn render_with_values(
+    chart: &Chart,
+    opts: &RenderOptions,
+    user_vals: &Map,
+) -> Result<Rendered, RenderError> {
+    std::thread::scope(|s| {
+        let handle = std::thread::Builder::new()
+            .name("helm-render".into())
+            .stack_size(RENDER_STACK_BYTES)
+            .spawn_scoped(s, || render_on_this_thread(chart, opts, user_vals))
+            .map_err(|e| RenderError::Chart(format!("cannot start the render thread: {e}")))?;
+        match handle.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+fn render_on_this_thread(
     chart: &Chart,
     opts: &RenderOptions,
     user_vals: &Map,

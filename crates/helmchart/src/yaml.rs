@@ -52,6 +52,7 @@ pub fn parse_all(text: &str, numbers: Numbers) -> Result<Vec<Value>, YamlError> 
         anchors: HashMap::new(),
         stack: Vec::new(),
         docs: Vec::new(),
+        alias_nodes: 0,
     };
     let parser = Parser::new_from_str(text);
     for ev in parser {
@@ -111,6 +112,21 @@ struct Builder {
     anchors: HashMap<usize, Value>,
     stack: Vec<Frame>,
     docs: Vec<Value>,
+    /// Nodes materialised through aliases so far (alias bombs expand exponentially).
+    alias_nodes: usize,
+}
+
+/// Deepest nesting of sequences/mappings accepted (deeper input is refused, never a crash).
+pub const MAX_NESTING: usize = 512;
+/// Most nodes that aliases may expand to in one stream (go-yaml refuses "excessive aliasing").
+pub const MAX_ALIAS_NODES: usize = 1_000_000;
+
+fn node_count(v: &Value) -> usize {
+    match v {
+        Value::List(l) => 1 + l.iter().map(node_count).sum::<usize>(),
+        Value::Map(m) => 1 + m.read().values().map(node_count).sum::<usize>(),
+        _ => 1,
+    }
 }
 
 impl Builder {
@@ -127,10 +143,12 @@ impl Builder {
                 self.push(v, is_merge, line, col)
             }
             Event::SequenceStart(_, anchor, _) => {
+                self.check_depth(line, col)?;
                 self.stack.push(Frame::Seq(Vec::new(), anchor));
                 Ok(())
             }
             Event::MappingStart(_, anchor, _) => {
+                self.check_depth(line, col)?;
                 self.stack
                     .push(Frame::Map(BTreeMap::new(), None, anchor, Vec::new()));
                 Ok(())
@@ -160,11 +178,20 @@ impl Builder {
                 Ok(())
             }
             Event::Alias(id) => {
-                let v = self.anchors.get(&id).map(deep_copy).ok_or(YamlError {
+                let anchored = self.anchors.get(&id).ok_or(YamlError {
                     line,
                     col,
                     message: "unknown anchor referenced".into(),
                 })?;
+                self.alias_nodes += node_count(anchored);
+                if self.alias_nodes > MAX_ALIAS_NODES {
+                    return Err(YamlError {
+                        line,
+                        col,
+                        message: "document contains excessive aliasing".into(),
+                    });
+                }
+                let v = deep_copy(anchored);
                 self.push(v, false, line, col)
             }
             Event::DocumentEnd => Ok(()),
@@ -174,6 +201,17 @@ impl Builder {
             }
             _ => Ok(()),
         }
+    }
+
+    fn check_depth(&self, line: usize, col: usize) -> Result<(), YamlError> {
+        if self.stack.len() >= MAX_NESTING {
+            return Err(YamlError {
+                line,
+                col,
+                message: format!("nesting deeper than {MAX_NESTING} levels"),
+            });
+        }
+        Ok(())
     }
 
     fn push(&mut self, v: Value, is_merge: bool, line: usize, col: usize) -> Result<(), YamlError> {
@@ -1372,6 +1410,25 @@ mod tests {
         assert!(matches!(m.get("g"), Some(Value::Float(f)) if f == 1000.0));
         assert!(matches!(m.get("h"), Some(Value::Nil)));
         assert!(matches!(m.get("i"), Some(Value::Float(f)) if f == 31.0));
+    }
+
+    #[test]
+    fn hostile_input_is_refused_not_fatal() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(&deep, Numbers::Float).is_err());
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..9 {
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("l{}", i - 1)
+            };
+            bomb.push_str(&format!(
+                "l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+        }
+        let e = parse(&bomb, Numbers::Float).unwrap_err();
+        assert!(e.message.contains("excessive aliasing"), "{e}");
     }
 
     #[test]

@@ -302,3 +302,21 @@ fn hooks_last_tests_skippable_and_install_order() {
     };
     assert!(!out(&c, &skip).contains("kind: Pod"));
 }
+
+#[test]
+fn runaway_templates_stop_with_an_error() {
+    let c = chart(&[
+        ("Chart.yaml", CHART_YAML),
+        (
+            "templates/a.yaml",
+            "{{ define \"loop\" }}{{ include \"loop\" . }}{{ end }}{{ include \"loop\" . }}",
+        ),
+    ]);
+    assert!(render(&c, &RenderOptions::default()).is_err());
+    let c = chart(&[
+        ("Chart.yaml", CHART_YAML),
+        ("values.yaml", "t: \"{{ tpl .Values.t . }}\"\n"),
+        ("templates/a.yaml", "{{ tpl .Values.t . }}"),
+    ]);
+    assert!(render(&c, &RenderOptions::default()).is_err());
+}
