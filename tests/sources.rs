@@ -1213,3 +1213,73 @@ impl ContainsText for Vec<u8> {
         assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
     }
 }
+
+// ---------------------------------------------------------------- native renderer seam
+
+#[test]
+fn native_renderer_matches_helm_on_every_demo_environment() {
+    let r = TestRepo::demo();
+    let repo = r.open();
+    let head = repo.resolve("HEAD").unwrap();
+    let work = work_dir();
+    let helm = Renderer::new(opts(work.path(), helm_binary()));
+    let mut native_opts = opts(work.path(), PathBuf::from("/nonexistent/helm"));
+    native_opts.renderer = RendererChoice::Native;
+    let native = Renderer::new(native_opts);
+    for env in ["dev", "staging", "prod"] {
+        let app = demo_app(&repo, env);
+        let a = helm.render(&repo, &app, &head).unwrap();
+        let b = native.render(&repo, &app, &head).unwrap();
+        assert_eq!(b.renderer, sextant::render::RendererKind::Native);
+        assert_eq!(kinds(&a.manifests), kinds(&b.manifests), "{env}");
+        for (x, y) in a.manifests.iter().zip(&b.manifests) {
+            assert_eq!(x.source_file, y.source_file, "{env}");
+            assert_eq!(x.object, y.object, "{env}: {}", x.source_file);
+        }
+    }
+}
+
+/// A native renderer that refuses every chart, to exercise `auto`'s fallback.
+struct Refusing;
+
+impl sextant::render::HelmRenderer for Refusing {
+    fn kind(&self) -> sextant::render::RendererKind {
+        sextant::render::RendererKind::Native
+    }
+    fn render(
+        &self,
+        input: &sextant::render::HelmInput,
+    ) -> Result<Vec<sextant::render::Manifest>, RenderError> {
+        Err(RenderError::Unsupported {
+            app: input.app.clone(),
+            chart: input.chart_path.clone(),
+            reason: "lookup function".into(),
+        })
+    }
+}
+
+#[test]
+fn auto_falls_back_to_helm_with_a_notice_and_native_alone_reports_unsupported() {
+    let r = TestRepo::demo();
+    let repo = r.open();
+    let head = repo.resolve("HEAD").unwrap();
+    let app = demo_app(&repo, "dev");
+    let work = work_dir();
+    let mut auto = opts(work.path(), helm_binary());
+    auto.renderer = RendererChoice::Auto;
+    let renderer = Renderer::new(auto.clone()).with_native(std::sync::Arc::new(Refusing));
+    let out = renderer.render(&repo, &app, &head).unwrap();
+    assert_eq!(out.renderer, sextant::render::RendererKind::HelmCli);
+    assert_eq!(out.notices.len(), 1);
+    assert!(out.notices[0].contains("lookup function") && out.notices[0].contains("helm binary"));
+    assert!(!out.manifests.is_empty());
+
+    let mut native = auto;
+    native.renderer = RendererChoice::Native;
+    let renderer = Renderer::new(native).with_native(std::sync::Arc::new(Refusing));
+    let err = renderer.render(&repo, &app, &head).unwrap_err().to_string();
+    assert!(
+        err.contains("native renderer cannot render") && err.contains("lookup function"),
+        "{err}"
+    );
+}

@@ -94,6 +94,7 @@ pub fn prepare(
     let mut content_ids = vec![format!("chart:{chart_tree}")];
 
     let mut value_files = Vec::new();
+    let mut value_labels = Vec::new();
     for vf in &helm.value_files {
         if vf.contains("://") {
             return Err(RenderError::ValuesFileInvalid {
@@ -144,6 +145,7 @@ pub fn prepare(
         let path = opts.work_dir.join("values").join(format!("{blob}.yaml"));
         write_once(&path, &bytes)?;
         value_files.push(path);
+        value_labels.push(resolved.clone());
         content_ids.push(format!("values:{resolved}:{blob}"));
     }
     if let Some(inline) = &helm.values {
@@ -166,6 +168,7 @@ pub fn prepare(
         let path = opts.work_dir.join("values").join(format!("{id}.yaml"));
         write_once(&path, inline.as_bytes())?;
         value_files.push(path);
+        value_labels.push(label);
         content_ids.push(format!("inline:{id}"));
     }
     Ok(Prepared {
@@ -176,6 +179,7 @@ pub fn prepare(
             release_name: app.release_name().to_string(),
             namespace: app.destination.namespace.clone(),
             value_files,
+            value_labels,
             parameters: helm.parameters.clone(),
             include_crds: !helm.skip_crds,
             kube_version: opts.kube_version.clone(),
@@ -348,7 +352,8 @@ impl HelmCli {
     }
 }
 
-fn escape_commas(v: &str) -> String {
+/// Escape unescaped commas: helm splits `--set` on them.
+pub fn escape_commas(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     let mut prev_backslash = false;
     for c in v.chars() {
@@ -454,6 +459,7 @@ mod tests {
             release_name: "web-prod".into(),
             namespace: "web".into(),
             value_files: vec![PathBuf::from("/cache/values/1.yaml")],
+            value_labels: vec!["deploy/helm/web/values-prod.yaml".into()],
             parameters: vec![HelmParameter {
                 name: "image.tag".into(),
                 value: "a,b".into(),

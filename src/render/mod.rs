@@ -22,6 +22,7 @@
 pub mod cache;
 pub mod directory;
 pub mod helm_cli;
+pub mod native;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -172,6 +173,8 @@ pub struct HelmInput {
     pub namespace: String,
     /// Value files in order (exported copies), then inline values last.
     pub value_files: Vec<PathBuf>,
+    /// What each value file is called in messages (its repo path, or `helm.values`).
+    pub value_labels: Vec<String>,
     pub parameters: Vec<HelmParameter>,
     pub include_crds: bool,
     /// e.g. `1.36.0`; `None` lets the renderer use its default.
@@ -217,18 +220,26 @@ pub struct Renderer {
 }
 
 impl Renderer {
+    /// A renderer with the native Helm renderer (`helmchart`) for `native` and `auto`.
     pub fn new(opts: RenderOptions) -> Self {
         Self {
             helm: HelmCli::new(opts.helm_binary.clone()),
             opts,
-            native: None,
+            native: Some(Arc::new(native::NativeHelm)),
             cache: RenderCache::default(),
         }
     }
 
-    /// Plug in a native Helm renderer (used for `native` and `auto`).
+    /// Plug in a different native Helm renderer (used for `native` and `auto`).
     pub fn with_native(mut self, native: Arc<dyn HelmRenderer>) -> Self {
         self.native = Some(native);
+        self
+    }
+
+    /// Use only the `helm` binary, even for `native`/`auto` (which then report
+    /// [`RenderError::NativeUnavailable`] / use helm).
+    pub fn without_native(mut self) -> Self {
+        self.native = None;
         self
     }
 
