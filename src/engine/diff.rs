@@ -1402,4 +1402,37 @@ mod tests {
             DiffStatus::Synced
         );
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn data() -> impl Strategy<Value = std::collections::BTreeMap<String, String>> {
+            proptest::collection::btree_map("k[0-3]", "[a-z0-9]{1,6}", 0..4)
+        }
+
+        proptest! {
+            #[test]
+            fn masking_hides_values_and_keeps_equality(t in data(), l in data()) {
+                let enc = |m: &std::collections::BTreeMap<String, String>| -> Value {
+                    Value::Object(m.iter().map(|(k, v)| (k.clone(), json!(base64_encode(v.as_bytes())))).collect())
+                };
+                let mut target = secret(enc(&t));
+                let mut live = secret(enc(&l));
+                mask_secret_pair(Some(&mut target), Some(&mut live));
+                let text = format!("{target}{live}");
+                for v in t.values().chain(l.values()) {
+                    let b64 = base64_encode(v.as_bytes());
+                    prop_assert!(!text.contains(&format!("\"{b64}\"")), "{} leaked in {}", b64, text);
+                }
+                for (k, tv) in &t {
+                    if let Some(lv) = l.get(k) {
+                        prop_assert_eq!(tv == lv, target["data"][k] == live["data"][k]);
+                    }
+                    let m = target["data"][k].as_str().unwrap_or_default();
+                    prop_assert!(m.len() >= 8 && m.chars().all(|c| c == '+'));
+                }
+            }
+        }
+    }
 }

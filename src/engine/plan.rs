@@ -566,6 +566,13 @@ pub fn plan(desired: &[Value], live: &[Value], opts: &PlanOptions) -> Result<Syn
                 continue;
             }
         };
+        if desired_keys.contains(&key) {
+            problems.push(ResourceProblem {
+                resource: key.to_string(),
+                message: "appears more than once in the desired manifests; keep one".into(),
+            });
+            continue;
+        }
         let live_exists = find_live(&key).is_some();
         desired_keys.push(key.clone());
         match phases {
@@ -1060,6 +1067,12 @@ mod tests {
                 json!({SYNC_OPTIONS_ANNOTATION: "Prune=maybe"}),
             ),
         ];
+        let dup = vec![
+            obj("v1", "ConfigMap", "prod", "d", json!({})),
+            obj("v1", "ConfigMap", "prod", "d", json!({})),
+        ];
+        let err = plan(&dup, &[], &opts()).expect_err("duplicate");
+        assert!(err.to_string().contains("more than once"), "{err}");
         let err = plan(&desired, &[], &opts()).expect_err("invalid");
         let text = err.to_string();
         assert!(
@@ -1271,5 +1284,76 @@ mod tests {
             json!({SYNC_OPTIONS_ANNOTATION: "PruneLast"}),
         );
         assert!(parse_sync_options(&bad).is_err());
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        const KINDS: [(&str, &str); 8] = [
+            ("v1", "Namespace"),
+            ("v1", "ConfigMap"),
+            ("v1", "Service"),
+            ("apps/v1", "Deployment"),
+            ("batch/v1", "Job"),
+            ("networking.k8s.io/v1", "Ingress"),
+            ("example.com/v1", "Widget"),
+            ("v1", "Secret"),
+        ];
+
+        fn object() -> impl Strategy<Value = Value> {
+            (
+                0..KINDS.len(),
+                "[a-c]",
+                prop::option::of(-2i32..3),
+                0..4usize,
+                "[a-b]",
+            )
+                .prop_map(|(k, name, wave, hook, ns)| {
+                    let (api, kind) = KINDS[k];
+                    let mut ann = serde_json::Map::new();
+                    if let Some(w) = wave {
+                        ann.insert(SYNC_WAVE_ANNOTATION.into(), json!(w.to_string()));
+                    }
+                    match hook {
+                        1 => {
+                            ann.insert(HOOK_ANNOTATION.into(), json!("PreSync"));
+                        }
+                        2 => {
+                            ann.insert(HELM_HOOK_ANNOTATION.into(), json!("post-upgrade"));
+                        }
+                        _ => {}
+                    }
+                    let ns = if kind == "Namespace" { "" } else { ns.as_str() };
+                    obj(api, kind, ns, &name, Value::Object(ann))
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn plan_is_ordered_by_phase_then_wave(
+                desired in proptest::collection::vec(object(), 0..12),
+                live in proptest::collection::vec(object(), 0..6),
+            ) {
+                let live: Vec<Value> = live.into_iter().map(|o| tracked(o, "app")).collect();
+                let mut seen = HashSet::new();
+                let desired: Vec<Value> = desired
+                    .into_iter()
+                    .filter(|d| ResourceKey::of(d).is_some_and(|k| seen.insert(k)))
+                    .collect();
+                let mut o = opts();
+                o.create_namespace = true;
+                o.namespace_exists = false;
+                let p = plan(&desired, &live, &o).expect("plan");
+                for w in p.tasks.windows(2) {
+                    prop_assert!((w[0].phase, w[0].wave) <= (w[1].phase, w[1].wave),
+                        "{:?}", order(&p));
+                }
+                // Every desired non-hook object is applied or skipped; nothing is lost.
+                let applied = p.tasks.iter().filter(|t| t.action == SyncAction::Apply).count();
+                let non_hooks = desired.iter().filter(|d| !is_hook(d)).count();
+                prop_assert!(applied <= non_hooks);
+            }
+        }
     }
 }
