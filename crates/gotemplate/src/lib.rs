@@ -28,6 +28,40 @@
 //! * [`Error`]: Go's exact messages, e.g. `template: x.yaml:3:7: executing "x.yaml" at
 //!   <.Values.a.b>: nil pointer evaluating interface {}.b`.
 //!
+//! # Using it for Helm
+//! * Build the set with [`Templates::with_sprig`]`("gotpl")` (Helm's set name, used in "no
+//!   template associated with" errors), call `set_missing_key(MissingKey::Zero)` (Helm's
+//!   `missingkey=zero`; `MissingKey::Error` for `--strict`), then register Helm's functions with
+//!   [`Templates::add_func`] / [`Templates::add_func_arity`] *before* parsing: `include`, `tpl`,
+//!   `required`, `toYaml`... (Sprig's `fromJson`/`toJson` are registered; replace them with
+//!   Helm's versions where Helm differs, e.g. `fromJson` returning `map[Error:...]`).
+//! * Parse each file with its chart path as the name (`mychart/templates/x.yaml`): errors then
+//!   read `template: mychart/templates/x.yaml:12:20: executing "mychart/templates/x.yaml" at
+//!   <.Values.x.y>: nil pointer evaluating interface {}.y`, as Helm prints them.
+//! * Values from YAML: [`Value::from_json_helm`] (every number a float64, as Helm sees them);
+//!   `--set` integers: [`Value::from_json`] (int64). `.Files`, `.Capabilities` and other
+//!   objects with methods: implement [`Object`] (`field` for fields and niladic methods,
+//!   `method` for methods with arguments such as `.Files.Get "x"`).
+//! * `include`: `ctx.include(name, &data)`; Helm's per-name recursion limit can be kept with
+//!   `*ctx.counter(name) += 1` (decrement after). `tpl`: `ctx.tpl(ctx.template_name(), text,
+//!   &data)` (Helm parses the text as the current template's name in a clone of the set).
+//!   Errors from them are complete Go errors; return them as `FuncError::Call(e.to_string())`
+//!   (`From<Error>` does this) to get Go's `error calling include: template: ...` chain.
+//! * [`sprig::parse_duration`], [`sprig::duration_string`], [`sprig::go_format`] and
+//!   [`sprig::to_json_string`] give Go's `time.ParseDuration`, `Duration.String`,
+//!   `Time.Format` and `json.Marshal` for Helm's own functions.
+//!
+//! # Known differences from Go
+//! Go `int` and `int64` are one type here ([`Value::Int`], printed by `%T`/`typeOf` as `int`),
+//! so Sprig results that are `int64` in Go (`add`, `int64`...) are accepted where Go would
+//! reject an `int64` for an `int` parameter (`until (add 1 2)`). Error texts for literal
+//! constants passed to typed parameters say `wrong type for value` where Go says
+//! `expected string; found 3`. Regexp and JSON syntax error texts differ. `values` returns map
+//! values in key order (Go: random order). `getHostByName` returns "" (no DNS while rendering).
+//! Not implemented (fail to parse as undefined functions): `genCA`, `genPrivateKey`,
+//! `genSelfSignedCert`, `genSignedCert`, `buildCustomCert`, `derivePassword`, `bcrypt`,
+//! `htpasswd`, `encryptAES`, `decryptAES` (and their `...WithKey` forms).
+//!
 //! # Limits (no input can hang or exhaust memory)
 //! Nested template calls are limited to [`DEFAULT_MAX_DEPTH`] levels and
 //! [`DEFAULT_STACK_BUDGET`] bytes of stack, execution steps to [`DEFAULT_MAX_STEPS`], output to

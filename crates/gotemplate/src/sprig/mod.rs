@@ -26,9 +26,25 @@ use crate::value::{Map, Value};
 use crate::{CallCtx, FuncResult, Templates};
 
 pub use conv::strval;
-pub use dates::GoTime;
+pub use dates::{GoTime, duration_string, go_format, go_parse, parse_duration};
 pub use json::{to_json_string, to_json_string_pretty};
 pub use semver::Version;
+
+/// `spf13/cast.ToInt64` as Sprig uses it (`int`, `int64`, arithmetic): floats truncate,
+/// strings parse (`"0x1F"`, `"3.0"`), bools are 0/1, anything else 0.
+pub fn cast_to_int64(v: &Value) -> i64 {
+    conv::to_i64(v)
+}
+
+/// `spf13/cast.ToFloat64` as Sprig uses it.
+pub fn cast_to_float64(v: &Value) -> f64 {
+    conv::to_f64(v)
+}
+
+/// Go `reflect.DeepEqual` over template values (Sprig `deepEqual`, `has`, `uniq`...).
+pub fn deep_equal(a: &Value, b: &Value) -> bool {
+    conv::deep_equal(a, b)
+}
 
 /// Registers every Sprig function Helm exposes (all of Sprig's `TxtFuncMap` that Sextant
 /// implements, except `env` and `expandenv`, which Helm removes).
