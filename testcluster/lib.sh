@@ -39,12 +39,15 @@ tc_free_ports() {
 
 # tc_start DIR NAME ARGS... starts ARGS in the background with output in
 # DIR/logs/NAME.log, records its PID in DIR/pids/NAME and its argv (NUL
-# separated) in DIR/args/NAME so it can be restarted identically.
+# separated) in DIR/args/NAME so it can be restarted identically. Children
+# get no fd 3: `up` keeps its caller's stderr there, and a long-lived process
+# holding it would keep the caller's pipe open (a Rust Command::output() on
+# `up` would then never return).
 tc_start() {
   local dir=$1 name=$2
   shift 2
   printf '%s\0' "$@" >"$dir/args/$name"
-  "$@" </dev/null >>"$dir/logs/$name.log" 2>&1 &
+  "$@" </dev/null >>"$dir/logs/$name.log" 2>&1 3>&- &
   echo $! >"$dir/pids/$name"
 }
 
@@ -53,7 +56,7 @@ tc_restart() {
   local dir=$1 name=$2 args=()
   [[ -f "$dir/args/$name" ]] || tc_die "no recorded command for $name in $dir/args"
   mapfile -d '' args <"$dir/args/$name"
-  "${args[@]}" </dev/null >>"$dir/logs/$name.log" 2>&1 &
+  "${args[@]}" </dev/null >>"$dir/logs/$name.log" 2>&1 3>&- &
   echo $! >"$dir/pids/$name"
 }
 
