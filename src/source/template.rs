@@ -3,27 +3,21 @@
 //! Two modes:
 //! - fasttemplate (default): `{{param}}` (spaces inside the braces allowed) is replaced by the
 //!   element's value; unknown names are left as written, as Argo CD does.
-//! - Go template (`goTemplate: true`): `{{.param}}` and nested `{{.values.key}}` field paths.
-//!   A missing key prints `<no value>` (Go's default) or is an error with
-//!   `goTemplateOptions: ["missingkey=error"]`. This is the subset list-generator templates use;
-//!   pipelines and functions (`{{.env | upper}}`) give a clear error until the `gotemplate`
-//!   workspace crate offers an evaluation API to delegate to.
+//! - Go template (`goTemplate: true`): Go's `text/template` with Sprig (the `gotemplate`
+//!   workspace crate), as Argo CD does, without the `env`/`expandenv` functions Argo CD removes
+//!   (a manifest must not read the operator's environment). A missing key prints `<no value>`
+//!   (Go's default); `goTemplateOptions: ["missingkey=error"]` makes it an error.
 
 use serde_json::{Map, Value};
 
 /// Errors while substituting parameters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
-    #[error(
-        "map has no entry for key \"{key}\" in `{expr}` (goTemplateOptions has missingkey=error)"
-    )]
-    MissingKey { key: String, expr: String },
-    #[error(
-        "unsupported Go template expression `{expr}`: only field references like {{{{.param}}}} or {{{{.values.key}}}} are supported in ApplicationSet templates"
-    )]
-    Unsupported { expr: String },
-    #[error("unclosed action `{{{{` in `{text}`")]
-    Unclosed { text: String },
+    /// Go template parse or execution error (Go's own wording), with the text concerned.
+    #[error("{message} (in `{text}`)")]
+    Go { text: String, message: String },
+    #[error("invalid goTemplateOptions: {0}")]
+    Option(String),
 }
 
 /// How a template is rendered.
@@ -31,6 +25,32 @@ pub enum TemplateError {
 pub enum Mode {
     Fast,
     Go { missing_key_error: bool },
+}
+
+/// Render one string as a Go template with Sprig, as Argo CD's goTemplate mode does.
+fn go_render(
+    text: &str,
+    params: &Map<String, Value>,
+    missing_key_error: bool,
+) -> Result<String, TemplateError> {
+    if !text.contains("{{") {
+        return Ok(text.to_string());
+    }
+    let mut t = gotemplate::Templates::with_sprig("appset");
+    for f in ["env", "expandenv"] {
+        t.remove_func(f);
+    }
+    if missing_key_error {
+        t.option("missingkey=error")
+            .map_err(TemplateError::Option)?;
+    }
+    let go_err = |e: gotemplate::Error| TemplateError::Go {
+        text: text.to_string(),
+        message: e.to_string(),
+    };
+    t.parse("appset", text).map_err(go_err)?;
+    let data = gotemplate::Value::from_json(&Value::Object(params.clone()));
+    t.execute("appset", &data).map_err(go_err)
 }
 
 /// Substitute parameters in every string (and map key) of `template`.
@@ -64,36 +84,27 @@ pub fn render_str(
     params: &Map<String, Value>,
     mode: Mode,
 ) -> Result<String, TemplateError> {
+    if let Mode::Go { missing_key_error } = mode {
+        return go_render(text, params, missing_key_error);
+    }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let Some(end) = after.find("}}") else {
-            if matches!(mode, Mode::Go { .. }) {
-                return Err(TemplateError::Unclosed {
-                    text: text.to_string(),
-                });
-            }
             // fasttemplate leaves an unterminated tag as text.
             out.push_str(&rest[start..]);
             return Ok(out);
         };
         let tag = &after[..end];
-        match mode {
-            Mode::Fast => {
-                let key = tag.trim();
-                match params.get(key) {
-                    Some(v) if !key.is_empty() => out.push_str(&scalar_text(v)),
-                    _ => {
-                        out.push_str("{{");
-                        out.push_str(tag);
-                        out.push_str("}}");
-                    }
-                }
-            }
-            Mode::Go { missing_key_error } => {
-                out.push_str(&go_field(tag, params, missing_key_error)?);
+        let key = tag.trim();
+        match params.get(key) {
+            Some(v) if !key.is_empty() => out.push_str(&scalar_text(v)),
+            _ => {
+                out.push_str("{{");
+                out.push_str(tag);
+                out.push_str("}}");
             }
         }
         rest = &after[end + 2..];
@@ -102,87 +113,12 @@ pub fn render_str(
     Ok(out)
 }
 
-fn go_field(
-    tag: &str,
-    params: &Map<String, Value>,
-    missing_key_error: bool,
-) -> Result<String, TemplateError> {
-    // `{{- .x -}}` trim markers only affect surrounding whitespace in Go; inside a YAML string
-    // value the difference is rarely meaningful, so accept and ignore them.
-    let expr = tag
-        .trim()
-        .trim_start_matches('-')
-        .trim_end_matches('-')
-        .trim();
-    let unsupported = || TemplateError::Unsupported {
-        expr: format!("{{{{{tag}}}}}"),
-    };
-    let Some(path) = expr.strip_prefix('.') else {
-        return Err(unsupported());
-    };
-    if path.is_empty()
-        || !path
-            .split('.')
-            .all(|seg| !seg.is_empty() && seg.chars().all(|c| c.is_alphanumeric() || c == '_'))
-    {
-        return Err(unsupported());
-    }
-    let mut cur: Option<&Value> = None;
-    let mut map = params;
-    for (i, seg) in path.split('.').enumerate() {
-        match map.get(seg) {
-            Some(v) => {
-                cur = Some(v);
-                if let Value::Object(m) = v {
-                    map = m;
-                } else if i + 1 < path.split('.').count() {
-                    // Go: can't evaluate field of a non-map value.
-                    return Err(unsupported());
-                }
-            }
-            None => {
-                if missing_key_error {
-                    return Err(TemplateError::MissingKey {
-                        key: seg.to_string(),
-                        expr: format!("{{{{{tag}}}}}"),
-                    });
-                }
-                return Ok("<no value>".to_string());
-            }
-        }
-    }
-    Ok(cur.map(go_text).unwrap_or_default())
-}
-
 /// Text of a parameter in fasttemplate mode.
 fn scalar_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
         other => other.to_string(),
-    }
-}
-
-/// Text Go's `fmt.Print` gives for a JSON-decoded value (maps print as `map[k:v]`).
-fn go_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "<nil>".to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(go_text).collect::<Vec<_>>().join(" ")
-        ),
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            let inner: Vec<String> = keys
-                .iter()
-                .map(|k| format!("{k}:{}", go_text(&m[*k])))
-                .collect();
-            format!("map[{}]", inner.join(" "))
-        }
     }
 }
 
@@ -225,16 +161,23 @@ mod tests {
         let strict = Mode::Go {
             missing_key_error: true,
         };
-        assert!(matches!(
-            render_str("{{.nope}}", &p, strict),
-            Err(TemplateError::MissingKey { .. })
-        ));
-        assert!(matches!(
-            render_str("{{.env | upper}}", &p, go),
-            Err(TemplateError::Unsupported { .. })
-        ));
-        // fasttemplate-style tags are not fields in Go mode.
-        assert!(render_str("{{env}}", &p, go).is_err());
+        let err = render_str("{{.nope}}", &p, strict).unwrap_err().to_string();
+        assert!(err.contains("map has no entry for key \"nope\""), "{err}");
+        // Sprig functions and pipelines work, as in Argo CD.
+        assert_eq!(
+            render_str("{{.env | upper}}-{{ .replicas }}", &p, go).unwrap(),
+            "PROD-3"
+        );
+        assert_eq!(
+            render_str("{{ default \"x\" .nope }}", &p, go).unwrap(),
+            "x"
+        );
+        // `env` is removed (Argo CD does too): templates cannot read the environment.
+        let err = render_str("{{env \"HOME\"}}", &p, go)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"env\" not defined"), "{err}");
+        assert!(render_str("{{ .env ", &p, go).is_err());
     }
 
     #[test]
