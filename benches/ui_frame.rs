@@ -37,6 +37,17 @@ fn bench(c: &mut Criterion) {
                 term.draw(|f| render(&state, f)).expect("draw");
             })
         });
+        // Worst case: a new snapshot arrives and the memoised tree is rebuilt before drawing.
+        group.bench_function(format!("resources_tree_10k_new_snapshot_{w}x{h}"), |b| {
+            b.iter_batched(
+                || one_big.clone(),
+                |snap| {
+                    sextant::ui::update(&mut state, sextant::ui::Action::Snapshot(snap));
+                    term.draw(|f| render(&state, f)).expect("draw");
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
         state.detail.pane = Some(Pane::Pods);
         group.bench_function(format!("pods_9k_{w}x{h}"), |b| {
             b.iter(|| {

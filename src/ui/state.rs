@@ -375,9 +375,12 @@ pub enum AppRow {
 /// than once per frame: with 10,000 resources that is the difference between 1 ms and 100 ms.
 #[derive(Debug, Default)]
 pub struct Views {
-    /// (tree prefix, index into `resources`), depth-first.
-    pub tree: Vec<(String, usize)>,
-    pub pods: Vec<super::view::PodItem>,
+    /// The owner tree, depth-first.
+    pub tree: Vec<super::view::TreeNode>,
+    /// Each resource's owner among the App's resources.
+    pub parent: Vec<Option<usize>>,
+    /// Indices of the pods, by name.
+    pub pods: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -523,10 +526,7 @@ impl State {
         {
             return m.views.clone();
         }
-        let views = Rc::new(Views {
-            tree: super::view::resource_tree(app),
-            pods: super::view::pods(app),
-        });
+        let views = Rc::new(super::view::build_views(app));
         *self.memo.borrow_mut() = Some(ViewsMemo {
             generation: self.generation,
             app: app.app.name.clone(),

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Tabs, Wrap};
 
 use crate::engine::api::{
     AppState, CommandOutcome, ConditionKind, HealthStatus, NoticeLevel, OperationPhase,
-    ResourceRow, ResourceState, ResultCode, SyncStatus,
+    ResourceState, ResultCode, SyncStatus,
 };
 use crate::resource::ResourceKey;
 
@@ -768,72 +768,132 @@ fn kind_rank(kind: &str) -> usize {
     ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len())
 }
 
-/// The resources as a tree of owners: (prefix, index into `app.resources`), depth-first, roots
-/// in apply order.
-pub fn resource_tree(app: &AppState) -> Vec<(String, usize)> {
+/// One row of the owner tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeNode {
+    /// Index into `app.resources`.
+    pub idx: usize,
+    pub depth: u16,
+    /// Bit `d` set: the node on this row's path at depth `d` is its parent's last child.
+    pub last_mask: u64,
+}
+
+/// Owner tree (depth-first, roots in apply order), each resource's parent, and the pods sorted
+/// by name. Prefix strings and owner chains are built only for the rows on screen.
+pub fn build_views(app: &AppState) -> super::state::Views {
+    let n = app.resources.len();
     let index: HashMap<&ResourceKey, usize> = app
         .resources
         .iter()
         .enumerate()
         .map(|(i, r)| (&r.key, i))
         .collect();
-    let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut parent: Vec<Option<usize>> = vec![None; n];
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut roots = Vec::new();
     for (i, r) in app.resources.iter().enumerate() {
         match r.owners.iter().find_map(|o| index.get(o)) {
-            Some(&p) if p != i => children.entry(p).or_default().push(i),
+            Some(&p) if p != i => {
+                children[p].push(i);
+                parent[i] = Some(p);
+            }
             _ => roots.push(i),
         }
     }
+    // Rank each resource once; comparisons then only touch integers and names.
+    let rank: Vec<usize> = app
+        .resources
+        .iter()
+        .map(|r| kind_rank(&r.key.kind))
+        .collect();
     let order = |v: &mut Vec<usize>| {
-        v.sort_by(|a, b| {
+        v.sort_unstable_by(|a, b| {
             let (ra, rb) = (&app.resources[*a].key, &app.resources[*b].key);
-            kind_rank(&ra.kind)
-                .cmp(&kind_rank(&rb.kind))
+            rank[*a]
+                .cmp(&rank[*b])
                 .then_with(|| ra.kind.cmp(&rb.kind))
                 .then_with(|| ra.name.cmp(&rb.name))
         })
     };
     order(&mut roots);
-    for v in children.values_mut() {
+    for v in children.iter_mut().filter(|v| v.len() > 1) {
         order(v);
     }
-    let t_mid = "├─ ";
-    let t_last = "└─ ";
-    let mut out = Vec::with_capacity(app.resources.len());
-    // Iterative DFS: (index, prefix for its children, its own prefix).
-    let mut stack: Vec<(usize, String, String)> = roots
+    let mut tree = Vec::with_capacity(n);
+    let mut stack: Vec<TreeNode> = roots
         .iter()
         .rev()
-        .map(|i| (*i, String::new(), String::new()))
+        .map(|i| TreeNode {
+            idx: *i,
+            depth: 0,
+            last_mask: 0,
+        })
         .collect();
-    let mut seen = vec![false; app.resources.len()];
-    while let Some((i, child_prefix, own)) = stack.pop() {
-        if std::mem::replace(&mut seen[i], true) {
+    let mut seen = vec![false; n];
+    while let Some(node) = stack.pop() {
+        if std::mem::replace(&mut seen[node.idx], true) {
             continue;
         }
-        out.push((own, i));
-        if let Some(kids) = children.get(&i) {
-            for (n, k) in kids.iter().enumerate().rev() {
-                let last = n == kids.len() - 1;
-                let own = format!("{child_prefix}{}", if last { t_last } else { t_mid });
-                let next = format!("{child_prefix}{}", if last { "   " } else { "│  " });
-                stack.push((*k, next, own));
-            }
+        tree.push(node);
+        let kids = &children[node.idx];
+        let depth = node.depth.saturating_add(1);
+        for (k, c) in kids.iter().enumerate().rev() {
+            let bit = if k == kids.len() - 1 && depth < 64 {
+                1u64 << depth
+            } else {
+                0
+            };
+            stack.push(TreeNode {
+                idx: *c,
+                depth,
+                last_mask: node.last_mask | bit,
+            });
         }
     }
-    out
+    let mut pods: Vec<usize> = (0..n)
+        .filter(|i| app.resources[*i].key.kind == "Pod")
+        .collect();
+    pods.sort_unstable_by(|a, b| app.resources[*a].key.name.cmp(&app.resources[*b].key.name));
+    super::state::Views { tree, parent, pods }
 }
 
-fn ascii_tree(t: &Theme, prefix: &str) -> String {
-    if t.symbols.tree_mid == "├─ " {
-        prefix.to_string()
-    } else {
-        prefix
-            .replace("├─ ", t.symbols.tree_mid)
-            .replace("└─ ", t.symbols.tree_last)
-            .replace("│  ", t.symbols.tree_pipe)
+/// The `│  ├─ ` prefix of a tree row.
+fn tree_prefix(t: &Theme, node: &TreeNode) -> String {
+    let mut s = String::new();
+    for d in 1..node.depth {
+        let last = d < 64 && node.last_mask & (1 << d) != 0;
+        s.push_str(if last { "   " } else { t.symbols.tree_pipe });
     }
+    if node.depth > 0 {
+        let last = node.depth < 64 && node.last_mask & (1 << node.depth) != 0;
+        s.push_str(if last {
+            t.symbols.tree_last
+        } else {
+            t.symbols.tree_mid
+        });
+    }
+    s
+}
+
+/// `ReplicaSet/web-5d8f → Deployment/web`: the owners above resource `idx`.
+pub fn owner_chain(app: &AppState, views: &super::state::Views, idx: usize) -> String {
+    let mut chain = Vec::new();
+    let mut cur = views.parent.get(idx).copied().flatten();
+    while let Some(p) = cur {
+        let k = &app.resources[p].key;
+        chain.push(format!("{}/{}", k.kind, k.name));
+        if chain.len() > 4 {
+            break;
+        }
+        cur = views.parent.get(p).copied().flatten();
+    }
+    if chain.is_empty()
+        && let Some(o) = app.resources.get(idx).and_then(|r| r.owners.first())
+    {
+        // The owner is not among the App's resources (e.g. not watched): name it anyway.
+        chain.push(format!("{}/{}", o.kind, o.name));
+    }
+    chain.join(" → ")
 }
 
 fn state_label(s: ResourceState) -> &'static str {
@@ -855,11 +915,11 @@ fn render_resources(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
     let rows: Vec<Row> = tree[first..first + count]
         .iter()
         .enumerate()
-        .map(|(n, (prefix, i))| {
-            let r = &a.resources[*i];
+        .map(|(n, node)| {
+            let r = &a.resources[node.idx];
             let name = format!(
                 "{}{}/{}{}",
-                ascii_tree(t, prefix),
+                tree_prefix(t, node),
                 r.key.kind,
                 r.key.name,
                 if state_label(r.state).is_empty() {
@@ -1172,49 +1232,6 @@ fn render_history(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
     }
 }
 
-/// A pod as the Pods pane shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PodItem {
-    /// Index into `app.resources`.
-    pub idx: usize,
-    /// Owner chain, e.g. `ReplicaSet/web-5d8f → Deployment/web`.
-    pub owner: String,
-}
-
-/// The App's pods by name, with their owner chains.
-pub fn pods(app: &AppState) -> Vec<PodItem> {
-    let by_key: HashMap<&ResourceKey, &ResourceRow> =
-        app.resources.iter().map(|r| (&r.key, r)).collect();
-    let mut out: Vec<PodItem> = app
-        .resources
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.key.kind == "Pod")
-        .map(|(idx, r)| {
-            let mut chain = Vec::new();
-            let mut cur = r.owners.first();
-            while let Some(o) = cur {
-                chain.push(format!("{}/{}", o.kind, o.name));
-                cur = by_key.get(o).and_then(|p| p.owners.first());
-                if chain.len() > 4 {
-                    break;
-                }
-            }
-            PodItem {
-                idx,
-                owner: chain.join(" → "),
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        app.resources[a.idx]
-            .key
-            .name
-            .cmp(&app.resources[b.idx].key.name)
-    });
-    out
-}
-
 fn render_pods(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
     let t = &state.opts.theme;
     let views = state.views(a);
@@ -1230,11 +1247,12 @@ fn render_pods(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
         .iter()
         .enumerate()
         .map(|(n, p)| {
-            let row = &a.resources[p.idx];
+            let row = &a.resources[*p];
+            let owner = owner_chain(a, &views, *p);
             let status = row.health.unwrap_or(HealthStatus::Unknown);
             let mut cells = vec![Cell::from(row.key.name.clone()), health_cell(t, status)];
             if wide {
-                cells.push(Cell::from(p.owner.clone()));
+                cells.push(Cell::from(owner.clone()));
             }
             cells.push(Cell::from(Span::styled(
                 row.message.lines().next().unwrap_or("").to_string(),
@@ -1268,14 +1286,15 @@ fn render_pods(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
     );
     let detail: Vec<Line> = match list.get(sel) {
         Some(p) => {
-            let row = &a.resources[p.idx];
+            let row = &a.resources[*p];
+            let owner = owner_chain(a, &views, *p);
             let mut v = vec![Line::from(vec![
                 Span::styled(row.key.name.clone(), t.header),
                 Span::styled(
-                    if p.owner.is_empty() {
+                    if owner.is_empty() {
                         String::new()
                     } else {
-                        format!("  owned by {}", p.owner)
+                        format!("  owned by {}", owner)
                     },
                     t.dim,
                 ),
