@@ -612,6 +612,71 @@ pub fn format_float(x: f64, verb: char, prec: Option<usize>) -> String {
     }
 }
 
+/// Go's `strconv.FormatFloat(x, 'x', prec, 64)`: `0x1.8p+00`.
+fn hex_float(x: f64, prec: Option<usize>) -> String {
+    if !x.is_finite() {
+        return crate::value::format_float_g(x);
+    }
+    let sign = if x.is_sign_negative() { "-" } else { "" };
+    if x == 0.0 {
+        let frac = match prec {
+            Some(p) if p > 0 => format!(".{}", "0".repeat(p)),
+            _ => String::new(),
+        };
+        return format!("{sign}0x0{frac}p+00");
+    }
+    let bits = x.abs().to_bits();
+    let mut exp = ((bits >> 52) & 0x7ff) as i32;
+    let mut mant = bits & ((1u64 << 52) - 1);
+    if exp == 0 {
+        // Subnormal: normalise so the leading 1 is implicit.
+        let shift = mant.leading_zeros() - 11;
+        mant = (mant << shift) & ((1u64 << 52) - 1);
+        exp = 1 - shift as i32;
+    }
+    exp -= 1023;
+    // 52 bits = 13 hex digits after the point.
+    let mut digits = format!("{mant:013x}");
+    let mut lead = 1u64;
+    if let Some(p) = prec
+        && p < 13
+    {
+        // Round half to even at hex digit p.
+        let shift = (13 - p) * 4;
+        let full = (1u64 << 52) | mant;
+        let half = 1u64 << (shift - 1);
+        let rem = full & ((1u64 << shift) - 1);
+        let mut kept = full >> shift;
+        if rem > half || (rem == half && kept & 1 == 1) {
+            kept += 1;
+        }
+        if kept >> (p * 4) >= 2 {
+            kept >>= 1;
+            exp += 1;
+        }
+        lead = kept >> (p * 4);
+        let frac = kept & ((1u64 << (p * 4)) - 1);
+        digits = if p == 0 {
+            String::new()
+        } else {
+            format!("{frac:0w$x}", w = p)
+        };
+    } else {
+        let d = digits.trim_end_matches('0').to_string();
+        digits = match prec {
+            Some(p) => format!("{d:0<p$}"),
+            None => d,
+        };
+    }
+    let frac = if digits.is_empty() {
+        String::new()
+    } else {
+        format!(".{digits}")
+    };
+    let (es, ea) = if exp < 0 { ('-', -exp) } else { ('+', exp) };
+    format!("{sign}0x{lead}{frac}p{es}{ea:02}")
+}
+
 /// Rust prints exponents as `e6`/`e-7`; Go as `e+06`/`e-07`.
 fn go_exponent(s: &str) -> String {
     let Some((m, e)) = s.split_once('e') else {
@@ -643,7 +708,10 @@ fn fmt_float(out: &mut String, x: f64, verb: char, f: Flags, v: &Value) {
             return;
         }
     };
-    let mut num = if verb == 'x' || verb == 'X' || verb == 'b' {
+    let mut num = if verb == 'x' || verb == 'X' {
+        let h = hex_float(x, f.prec);
+        if verb == 'X' { h.to_uppercase() } else { h }
+    } else if verb == 'b' {
         crate::value::format_float_g(x)
     } else {
         format_float(x, verb, prec)
@@ -740,6 +808,10 @@ mod tests {
         assert_eq!(sprintf("%t", &[Value::Bool(true)]), "true");
         assert_eq!(sprintf("%c%c", &[Value::Int(72), Value::Int(105)]), "Hi");
         assert_eq!(sprintf("%+d", &[Value::Int(5)]), "+5");
+        assert_eq!(
+            sprintf("%x %X", &[Value::Float(1.5), Value::Float(-0.1)]),
+            "0x1.8p+00 -0X1.999999999999AP-04"
+        );
     }
 
     #[test]
