@@ -1116,6 +1116,30 @@ fn cli_app_list_and_manifests() {
     );
     assert_eq!(v[1]["syncPolicy"]["automated"]["selfHeal"], true);
 
+    let out = sextant(r.path(), tmp.path())
+        .args(["app", "list", "-o", "yaml"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let docs = sextant::render::yaml::parse_documents(&text, "out.yaml").unwrap();
+    assert_eq!(docs[0].as_array().map(Vec::len), Some(3), "{text}");
+    let out = sextant(r.path(), tmp.path())
+        .args(["app", "list", "-o", "wide"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let head = r.git(&["rev-parse", "--short=7", "HEAD"]);
+    assert!(
+        text.contains("(current context)") && text.contains(&head),
+        "{text}"
+    );
+
     let d = directory_repo();
     let out = sextant(d.path(), tmp.path())
         .args(["app", "manifests", "only-db"])
@@ -1281,5 +1305,45 @@ fn auto_falls_back_to_helm_with_a_notice_and_native_alone_reports_unsupported() 
     assert!(
         err.contains("native renderer cannot render") && err.contains("lookup function"),
         "{err}"
+    );
+}
+
+#[test]
+fn concurrent_renders_of_one_chart_share_one_export() {
+    let r = TestRepo::demo();
+    let repo = std::sync::Arc::new(r.open());
+    let head = repo.resolve("HEAD").unwrap();
+    let work = work_dir();
+    let mut o = opts(work.path(), PathBuf::from("/nonexistent/helm"));
+    o.renderer = RendererChoice::Native;
+    let renderer = std::sync::Arc::new(Renderer::new(o));
+    let threads: Vec<_> = ["dev", "staging", "prod", "dev", "prod", "staging"]
+        .into_iter()
+        .map(|env| {
+            let (repo, renderer, head) = (repo.clone(), renderer.clone(), head.clone());
+            let app = demo_app(&repo, env);
+            std::thread::Builder::new()
+                .stack_size(8 << 20)
+                .spawn(move || {
+                    renderer
+                        .render(&repo, &app, &head)
+                        .map(|r| r.manifests.len())
+                })
+                .unwrap()
+        })
+        .collect();
+    for t in threads {
+        let n = t.join().unwrap().unwrap();
+        assert!(n > 0);
+    }
+    let exports: Vec<_> = std::fs::read_dir(work.path().join("charts"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(
+        exports.len(),
+        1,
+        "one finished export, no temp leftovers: {exports:?}"
     );
 }
