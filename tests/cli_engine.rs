@@ -657,3 +657,75 @@ fn cli_reconcile_guards() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn cli_promote_dev_to_staging() {
+    let f = Fixture::new("cli-promo");
+    // --dry-run lists the differences by key path and changes nothing.
+    let head = || {
+        let out = Command::new("git")
+            .current_dir(&f.repo)
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let before = head();
+    let plan = f.json(&[
+        "promote",
+        "dev",
+        "staging",
+        "--dry-run",
+        "--key",
+        "runtime.logLevel",
+        "-o",
+        "json",
+    ]);
+    let changes = plan["changes"].as_array().unwrap();
+    assert!(
+        changes.iter().any(|c| c["key"] == "runtime.logLevel"
+            && c["change"] == "changed"
+            && c["selected"] == true),
+        "{plan}"
+    );
+    assert!(
+        changes
+            .iter()
+            .any(|c| c["key"] == "replicaCount" && c["selected"] == false),
+        "{plan}"
+    );
+    assert_eq!(head(), before, "dry run commits nothing");
+
+    // A real promotion: one commit naming the key and the source env; staging's next revision.
+    let (code, out, err) = f.run(&[
+        "promote",
+        "dev",
+        "staging",
+        "--key",
+        "runtime.logLevel",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}\n{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let after = head();
+    assert_ne!(after, before);
+    assert_eq!(v["commit"]["sha"], after.as_str(), "{v}");
+    let log = Command::new("git")
+        .current_dir(&f.repo)
+        .args(["log", "-1", "--format=%B"])
+        .output()
+        .unwrap();
+    let msg = String::from_utf8_lossy(&log.stdout);
+    assert!(
+        msg.contains("runtime.logLevel") && msg.contains("dev"),
+        "{msg}"
+    );
+    let values =
+        std::fs::read_to_string(f.repo.join("deploy/helm/astromesh/values-staging.yaml")).unwrap();
+    assert!(values.contains("logLevel: debug"), "{values}");
+    assert!(values.starts_with("# Staging:"), "comments kept: {values}");
+
+    // Promoting into prod (protected) needs --yes.
+    assert_fails_with(f.run(&["promote", "staging", "prod"]), 1, "protected");
+}

@@ -19,9 +19,8 @@ pub struct GitRepo {
     repo: Arc<source::Repo>,
     renderer: Arc<Renderer>,
     config: Arc<Config>,
-    /// Renders run one at a time: the Helm exporter's temporary directory is per process, so
-    /// concurrent renders of one chart (the engine's App actors run in parallel) would race on
-    /// it; one `helm` at a time is also kinder to small machines.
+    /// Renders run one at a time: one `helm` process at a time is kinder to small machines, and
+    /// older render layers raced on a per-process export directory.
     render_lock: Arc<std::sync::Mutex<()>>,
 }
 

@@ -29,6 +29,9 @@ pub struct PromoteArgs {
     /// Push the commit to the branch's remote.
     #[arg(long)]
     pub push: bool,
+    /// List the differences by key path (added, changed, removed) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[arg(short, long, value_enum, default_value = "text")]
     pub output: Format,
     /// How long to wait for the repository to be read.
@@ -58,6 +61,9 @@ fn env_of(snap: &Snapshot, query: &str) -> Result<String> {
 }
 
 pub fn run(args: &PromoteArgs, ctx: &Context) -> CliResult {
+    if args.dry_run {
+        return plan_only(args, ctx);
+    }
     if ctx.readonly {
         return Err(eyre!(
             "refusing to promote {} → {}: --readonly is set (mutating commands are disabled)",
@@ -158,12 +164,79 @@ pub fn run(args: &PromoteArgs, ctx: &Context) -> CliResult {
 
 /// Execute a promotion in the repository (called by the engine through `GitRepo::promote`).
 pub fn execute(
-    _repo: &source::Repo,
-    _config: &Config,
+    repo: &source::Repo,
+    config: &Config,
     request: &PromoteRequest,
 ) -> Result<Revision, String> {
-    Err(format!(
-        "promotion {} → {} cannot run: this build has no values-file promotion (engine::promote)",
-        request.source_env, request.target_env
-    ))
+    let done = crate::engine::promote::promote(
+        repo,
+        config,
+        &request.source_env,
+        &request.target_env,
+        &request.keys,
+        request.message.as_deref(),
+        request.push,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Revision {
+        sha: done.commit.sha.clone(),
+        subject: done.commit.summary.clone(),
+    })
+}
+
+/// `--dry-run`: the differences by key path, without values (a values file may hold something
+/// sensitive), and which of them `--key` selects.
+fn plan_only(args: &PromoteArgs, ctx: &Context) -> CliResult {
+    let repo = source::open_repo(ctx.repo.as_deref(), &ctx.config)?;
+    let plan = crate::engine::promote::plan(&repo, &ctx.config, &args.source, &args.target)
+        .map_err(|e| eyre!("{e}"))?;
+    let selected = |key: &str| {
+        args.keys.is_empty()
+            || args
+                .keys
+                .iter()
+                .any(|k| key == k || key.starts_with(&format!("{k}.")))
+    };
+    let text = match args.output {
+        Format::Text => {
+            let mut rows = vec![vec![
+                "KEY".to_string(),
+                "CHANGE".to_string(),
+                "SELECTED".to_string(),
+            ]];
+            for c in &plan.changes {
+                let key = c.key();
+                rows.push(vec![
+                    key.clone(),
+                    c.kind.to_string(),
+                    if selected(&key) { "yes" } else { "no" }.to_string(),
+                ]);
+            }
+            format!(
+                "{} ({}) → {} ({}) at {} {}\n{}",
+                plan.source_env,
+                plan.source_file,
+                plan.target_env,
+                plan.target_file,
+                plan.branch,
+                plan.base.short(),
+                output::table(&rows)
+            )
+        }
+        f => structured(
+            &json!({
+                "source": plan.source_env,
+                "target": plan.target_env,
+                "sourceFile": plan.source_file,
+                "targetFile": plan.target_file,
+                "base": plan.base.sha,
+                "changes": plan.changes.iter().map(|c| {
+                    let key = c.key();
+                    json!({"key": key, "change": c.kind.to_string(), "selected": selected(&key)})
+                }).collect::<Vec<_>>(),
+            }),
+            f == Format::Yaml,
+        )?,
+    };
+    output::emit(&text)
 }
