@@ -410,7 +410,7 @@ fn unsupported_generator_is_a_per_file_error_and_other_apps_load() {
     assert_eq!(loaded.errors.len(), 1);
     let msg = loaded.errors[0].to_string();
     assert!(
-        msg.starts_with("deploy/gitops/argocd/other.yaml: "),
+        msg.starts_with("deploy/gitops/argocd/other.yaml:7:7: "),
         "{msg}"
     );
     assert!(msg.contains("`git` generator is not supported"), "{msg}");

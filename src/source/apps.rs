@@ -64,6 +64,14 @@ impl std::fmt::Display for AppLoadError {
 impl std::error::Error for AppLoadError {}
 
 impl AppLoadError {
+    fn at(mut self, pos: Option<(usize, usize)>) -> Self {
+        if let Some((line, column)) = pos {
+            self.line = Some(line);
+            self.column = Some(column);
+        }
+        self
+    }
+
     fn new(file: &str, object: Option<String>, message: impl Into<String>) -> Self {
         Self {
             file: file.to_string(),
@@ -141,6 +149,7 @@ pub fn load_apps(repo: &Repo, commit: &Commit, config: &Config) -> Result<Loaded
                 repo,
                 commit,
                 file: &file,
+                text: &text,
             };
             match kind {
                 "ApplicationSet" => ctx.application_set(&doc, &mut out),
@@ -152,11 +161,10 @@ pub fn load_apps(repo: &Repo, commit: &Commit, config: &Config) -> Result<Loaded
                         .to_string();
                     match ctx.application(&doc, None) {
                         Ok(app) => out.apps.push(app),
-                        Err(msg) => out.errors.push(AppLoadError::new(
-                            &file,
-                            Some(format!("Application `{name}`")),
-                            msg,
-                        )),
+                        Err(msg) => out.errors.push(
+                            AppLoadError::new(&file, Some(format!("Application `{name}`")), msg)
+                                .at(locate(&text, &name, None)),
+                        ),
                     }
                 }
                 _ => {}
@@ -199,6 +207,8 @@ struct Ctx<'a> {
     repo: &'a Repo,
     commit: &'a Commit,
     file: &'a str,
+    /// The file's text, to give errors a line.
+    text: &'a str,
 }
 
 impl Ctx<'_> {
@@ -209,7 +219,8 @@ impl Ctx<'_> {
             .unwrap_or("<unnamed>")
             .to_string();
         let label = Some(format!("ApplicationSet `{set_name}`"));
-        let err = |msg: String| AppLoadError::new(self.file, label.clone(), msg);
+        let at = locate(self.text, &set_name, None);
+        let err = |msg: String| AppLoadError::new(self.file, label.clone(), msg).at(at);
         let Some(spec) = doc.get("spec").and_then(Value::as_object) else {
             out.errors.push(err("missing `spec`".into()));
             return;
@@ -246,10 +257,13 @@ impl Ctx<'_> {
                     .or_else(|| gmap.keys().next())
                     .cloned()
                     .unwrap_or_else(|| "<empty>".into());
-                out.errors.push(err(format!(
-                    "spec.generators[{gi}]: the `{name}` generator is not supported (only `list` is); \
-                     rewrite it as a list generator or declare the Apps in config.toml [[apps]]"
-                )));
+                out.errors.push(
+                    err(format!(
+                        "spec.generators[{gi}]: the `{name}` generator is not supported (only `list` is); \
+                         rewrite it as a list generator or declare the Apps in config.toml [[apps]]"
+                    ))
+                    .at(locate(self.text, &set_name, Some(&name)).or(at)),
+                );
                 continue;
             };
             let elements = match list_elements(list) {
@@ -388,6 +402,38 @@ impl Ctx<'_> {
     fn detect_kind(&self, path: &str) -> SourceKind {
         detect_kind(self.repo, self.commit, path)
     }
+}
+
+/// Best-effort position of an object in its file: the `name: <name>` line, or with `key`, the
+/// first `key:` (or `- key:`) line after it (e.g. an unsupported generator).
+fn locate(text: &str, name: &str, key: Option<&str>) -> Option<(usize, usize)> {
+    let unquote = |v: &str| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.iter().position(|l| {
+        l.trim_start()
+            .strip_prefix("name:")
+            .is_some_and(|v| unquote(v.split(" #").next().unwrap_or(v)) == name)
+    })?;
+    let Some(key) = key else {
+        let col = lines[start].len() - lines[start].trim_start().len() + 1;
+        return Some((start + 1, col));
+    };
+    // The generators list may come before or after metadata: search the whole document.
+    let doc_start = lines[..start]
+        .iter()
+        .rposition(|l| l.trim_end() == "---")
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    lines
+        .iter()
+        .enumerate()
+        .skip(doc_start)
+        .take_while(|(i, l)| *i <= start || l.trim_end() != "---")
+        .find_map(|(i, l)| {
+            let t = l.trim_start();
+            let t2 = t.strip_prefix("- ").map(str::trim_start).unwrap_or(t);
+            (t2.starts_with(&format!("{key}:"))).then(|| (i + 1, l.len() - t2.len() + 1))
+        })
 }
 
 fn detect_kind(repo: &Repo, commit: &Commit, path: &str) -> SourceKind {
@@ -812,6 +858,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn locate_finds_name_and_generator_lines() {
+        let text = "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: \"web\"\nspec:\n  generators:\n    - git:\n        repoURL: x\n---\nmetadata:\n  name: other\n";
+        assert_eq!(locate(text, "web", None), Some((4, 3)));
+        assert_eq!(locate(text, "web", Some("git")), Some((7, 7)));
+        assert_eq!(locate(text, "other", None), Some((11, 3)));
+        assert_eq!(locate(text, "other", Some("git")), None);
+        assert_eq!(locate(text, "nope", None), None);
+    }
 
     #[test]
     fn go_durations_parse() {
