@@ -559,7 +559,7 @@ fn json_round_trip(v: &Value, depth: usize) -> Result<Node, MarshalError> {
                 _ => Node::Num(text),
             }
         }
-        Value::String(s) => Node::Str(s.to_string()),
+        Value::String(s) => Node::Str(json_yaml_string(s)?),
         Value::Bytes(b) => Node::Str(base64_std(b)),
         Value::List(l) => Node::Seq(
             l.iter()
@@ -569,7 +569,7 @@ fn json_round_trip(v: &Value, depth: usize) -> Result<Node, MarshalError> {
         Value::Map(m) => {
             let mut entries = Vec::new();
             for (k, x) in m.read().iter() {
-                entries.push((k.clone(), json_round_trip(x, depth + 1)?));
+                entries.push((json_yaml_string(k)?, json_round_trip(x, depth + 1)?));
             }
             entries.sort_by(|a, b| natural_cmp(&a.0, &b.0));
             Node::Map(entries)
@@ -577,6 +577,52 @@ fn json_round_trip(v: &Value, depth: usize) -> Result<Node, MarshalError> {
         Value::Object(o) => Node::Str(o.format()),
         other => Node::Str(other.to_string()),
     })
+}
+
+/// A string as go-yaml reads it back from Go's JSON text: characters JSON leaves raw but
+/// libyaml's reader refuses (DEL, C1 controls, U+FFFE/U+FFFF) make the marshal fail (Helm's
+/// `toYaml` then prints nothing), and a raw NEL (U+0085) is a YAML line break inside the
+/// double-quoted JSON string, so it folds like one.
+fn json_yaml_string(s: &str) -> Result<String, MarshalError> {
+    if s.chars().any(|c| {
+        let u = c as u32;
+        u == 0x7F || ((0x80..=0x9F).contains(&u) && u != 0x85) || u == 0xFFFE || u == 0xFFFF
+    }) {
+        return Err(MarshalError(
+            "yaml: control characters are not allowed".into(),
+        ));
+    }
+    if !s.contains('\u{85}') {
+        return Ok(s.to_string());
+    }
+    // Double-quoted scalar folding: trailing blanks before a break and leading blanks after it
+    // go; one break becomes a space, n breaks become n-1 newlines.
+    let mut out = String::new();
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '\u{85}' {
+            while out.ends_with(' ') || out.ends_with('\t') {
+                out.pop();
+            }
+            let mut breaks = 0;
+            while i < chars.len() && matches!(chars[i], '\u{85}' | ' ' | '\t') {
+                if chars[i] == '\u{85}' {
+                    breaks += 1;
+                }
+                i += 1;
+            }
+            if breaks == 1 {
+                out.push(' ');
+            } else {
+                out.extend(std::iter::repeat_n('\n', breaks - 1));
+            }
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    Ok(out)
 }
 
 fn direct_node(v: &Value, depth: usize) -> Result<Node, MarshalError> {

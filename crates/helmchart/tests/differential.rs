@@ -114,6 +114,24 @@ fn cases() -> Vec<Case> {
             set: vec![],
         });
     }
+    // Values that exercise quoting, block scalars, folding and key order of toYaml and
+    // toYamlPretty, plus Files, tpl, Subcharts-free helpers.
+    let edge = edge_chart();
+    v.push(Case {
+        name: "yaml edge cases".into(),
+        chart: edge.clone(),
+        value_files: vec![],
+        set: vec![],
+    });
+    v.push(Case {
+        name: "yaml edge cases + set".into(),
+        chart: edge,
+        value_files: vec![],
+        set: vec![
+            "big=12345678,s=007,list={a,b,c}".into(),
+            "nested.deep[1].x=yes".into(),
+        ],
+    });
     let demo = repo_root().join("assets/demo/deploy/helm/astromesh");
     assert!(
         demo.join("Chart.yaml").is_file(),
@@ -221,4 +239,90 @@ fn native_matches_helm_binary() {
         "{} case(s) differ from helm template",
         failures.len()
     );
+}
+
+fn edge_chart() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("helmchart-edge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("templates")).expect("temp dir");
+    std::fs::create_dir_all(dir.join("files")).expect("temp dir");
+    let w = |p: &str, c: &str| std::fs::write(dir.join(p), c).expect("write");
+    w(
+        "Chart.yaml",
+        "apiVersion: v2\nname: edge\nversion: 0.1.0\nappVersion: \"1.0\"\n",
+    );
+    w(
+        "values.yaml",
+        r##"plain: hello world
+empty: ""
+yesish: "yes"
+on: on
+n: 1
+numstr: "1.5"
+date: "2024-01-02"
+colon: "a: b"
+hash: "a #b"
+lead: " leading"
+trail: "trailing "
+tab: "a\tb"
+quote: "it's \"quoted\""
+multi: "line1\nline2\n"
+multinoeol: "line1\nline2"
+multitrail: "keep\n\n"
+long: "the quick brown fox jumps over the lazy dog and keeps running far beyond the eighty column limit of go-yaml"
+longnospace: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+unicode: "héllo wörld ✓"
+emoji: "ok 😀"
+float: 1.25
+bigfloat: 1e21
+small: 0.000001
+int: 1000000
+neg: -3
+keys: {a10: 1, a2: 2, a_b: 3, aB: 4, "with space": 5, "1": 6, "true": 7, "": 8}
+list: [1, "two", {three: 3}, [4, 5], null, true]
+nested: {deep: [{x: 1}, {y: 2}]}
+emptymap: {}
+emptylist: []
+tpltext: "{{ .Release.Name }}-{{ .Chart.Name }}"
+indicators: ["- a", "? b", "*c", "&d", "!e", "%f", "@g", "`h", "---", "...", "~", "null", "Null", "0x10", "1_000", "0777", "+1", ".5", "1e3", "12:30", "y", "n", "NO", "off", "=", "<<", "a:b", "a :b", "[x]", "{y}", "x,y", "#z", "|", ">"]
+breaks: ["cr\rhere", "nel\u0085here", "sp \nafter", "\nleading", "  two leading", "nbsp\u00a0here", "bell\u0007", "del\u007f"]
+deeplists: {a: [[1, [2, 3]], [{b: [4]}]], c: [{d: {e: [5]}}]}
+longkey_with_a_very_long_name_that_goes_on_and_on_and_on_past_eighty_columns_for_sure_yes: 1
+longlist: ["the quick brown fox jumps over the lazy dog and keeps running far beyond the eighty column limit", "short"]
+"##,
+    );
+    w("files/a.txt", "alpha\n");
+    w("files/b.txt", "beta\ngamma\n");
+    w(
+        "templates/cm.yaml",
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-edge
+data:
+  values.yaml: |
+{{ toYaml .Values | indent 4 }}
+  pretty.yaml: |
+{{ toYamlPretty .Values | indent 4 }}
+  rest.yaml: |
+{{ toYaml (omit .Values "breaks") | indent 4 }}
+  breaks.yaml: |
+{{ toYaml (without .Values.breaks "del\u007f") | indent 4 }}
+  json: {{ toJson .Values | quote }}
+  tpl: {{ tpl .Values.tpltext . | quote }}
+  big: {{ .Values.big | default .Values.int | quote }}
+{{ (.Files.Glob "files/*").AsConfig | indent 2 }}
+"#,
+    );
+    w(
+        "templates/secret.yaml",
+        r#"apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .Release.Name }}-edge
+data:
+{{ (.Files.Glob "files/*").AsSecrets | indent 2 }}
+"#,
+    );
+    dir
 }
