@@ -665,7 +665,7 @@ pub fn history(args: &HistoryArgs, ctx: &Context) -> CliResult {
         ));
     }
     let mut entries = state.history.clone();
-    entries.sort_by(|a, b| b.id.cmp(&a.id));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.id));
     let text = match args.output {
         Format::Text => {
             let mut rows = vec![
@@ -777,10 +777,9 @@ pub fn set(args: &SetArgs, ctx: &Context) -> CliResult {
             }
         }
         let snap = handle.snapshot();
-        Ok(snap
-            .app(&name)
+        snap.app(&name)
             .cloned()
-            .ok_or_else(|| eyre!("{name} vanished from the engine state"))?)
+            .ok_or_else(|| eyre!("{name} vanished from the engine state"))
     })?;
     let a = state.auto_sync;
     output::emit(&format!(
