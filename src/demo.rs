@@ -477,7 +477,14 @@ pub struct DemoCommand {
 /// Entry point of the `demo` subcommand.
 pub fn cli(args: &DemoCommand, ctx: &crate::cli::Context) -> color_eyre::eyre::Result<()> {
     let rt = crate::cli::session::runtime()?;
-    let open: OpenRepo = Box::new(|dir: &Path, config: &Config| {
+    // The repository exists only once `run` has built it: `open` records where, and the
+    // promotion preview opens its own handle on first use.
+    type Slot = Arc<std::sync::Mutex<Option<(PathBuf, Config)>>>;
+    let slot: Slot = Arc::default();
+    let recorded = slot.clone();
+    let open: OpenRepo = Box::new(move |dir: &Path, config: &Config| {
+        *recorded.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((dir.to_path_buf(), config.clone()));
         let repo = crate::source::open_repo(Some(&dir.display().to_string()), config)
             .map_err(|e| e.to_string())?;
         let renderer =
@@ -488,6 +495,31 @@ pub fn cli(args: &DemoCommand, ctx: &crate::cli::Context) -> color_eyre::eyre::R
         ));
         Ok(git)
     });
+    let cached: Arc<std::sync::Mutex<Option<PreviewFn>>> = Arc::default();
+    let preview: PreviewFn = Arc::new(move |req| {
+        let hook = {
+            let mut c = cached.lock().unwrap_or_else(|e| e.into_inner());
+            match c.clone() {
+                Some(h) => Ok(h),
+                None => match slot.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+                    Some((dir, config)) => {
+                        crate::source::open_repo(Some(&dir.display().to_string()), &config)
+                            .map(|r| {
+                                let h = crate::ui::promote_preview_hook(r, config);
+                                *c = Some(h.clone());
+                                h
+                            })
+                            .map_err(|e| e.to_string())
+                    }
+                    None => Err("the demo repository is not ready yet".to_string()),
+                },
+            }
+        };
+        match hook {
+            Ok(h) => h(req),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    });
     let kept = rt.block_on(run(
         DemoArgs {
             keep: args.keep.clone(),
@@ -495,7 +527,7 @@ pub fn cli(args: &DemoCommand, ctx: &crate::cli::Context) -> color_eyre::eyre::R
         },
         &ctx.config,
         open,
-        None,
+        Some(preview),
     ))?;
     if let Some(dir) = kept {
         println!("demo repository kept at {}", dir.display());

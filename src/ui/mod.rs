@@ -92,6 +92,104 @@ pub async fn run_with_engine(
     run(handle, opts, hooks).await
 }
 
+/// Keys whose values are never shown in a promotion preview.
+fn looks_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "password",
+        "secret",
+        "token",
+        "apikey",
+        "api_key",
+        "privatekey",
+        "private_key",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+        && !k.ends_with("secretname")
+}
+
+/// The promotion preview of the UI (`p`): differing keys from `engine::promote::plan`, and for
+/// chosen keys the target file edited by `engine::promote::apply` as a unified diff. Reads the
+/// repository on the blocking pool.
+pub fn promote_preview_hook(repo: crate::source::Repo, config: Config) -> PreviewFn {
+    let repo = Arc::new(repo);
+    let config = Arc::new(config);
+    Arc::new(move |req: PromoteRequest| {
+        let repo = repo.clone();
+        let config = config.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || preview(&repo, &config, &req))
+                .await
+                .map_err(|e| format!("internal error: preview task failed: {e}"))?
+        })
+    })
+}
+
+fn preview(
+    repo: &crate::source::Repo,
+    config: &Config,
+    req: &PromoteRequest,
+) -> Result<PromotePreview, String> {
+    use crate::engine::promote;
+    let plan =
+        promote::plan(repo, config, &req.source_env, &req.target_env).map_err(|e| e.to_string())?;
+    let show = |key: &str, v: &Option<serde_json::Value>| {
+        v.as_ref().map(|v| {
+            if looks_secret(key) {
+                "++++++++".to_string()
+            } else {
+                v.to_string()
+            }
+        })
+    };
+    let changes = plan
+        .changes
+        .iter()
+        .map(|c| {
+            let key = c.key();
+            ValueChange {
+                source: show(&key, &c.source),
+                target: show(&key, &c.target),
+                key,
+            }
+        })
+        .collect();
+    let mut diff = String::new();
+    if !req.keys.is_empty() {
+        let chosen = promote::select(&plan.changes, &req.keys, &req.source_env, &req.target_env)
+            .map_err(|e| e.to_string())?;
+        let read = |file: &str| -> Result<String, String> {
+            let bytes = repo
+                .read_file(&plan.base, file)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("{file} not found at commit {}", plan.base.short()))?;
+            String::from_utf8(bytes).map_err(|_| format!("{file} is not UTF-8 text"))
+        };
+        let target_text = read(&plan.target_file)?;
+        let edited = promote::apply(
+            &read(&plan.source_file)?,
+            &target_text,
+            &chosen,
+            &plan.target_file,
+        )
+        .map_err(|e| e.to_string())?;
+        diff = similar::TextDiff::from_lines(&target_text, &edited)
+            .unified_diff()
+            .context_radius(3)
+            .header(
+                &format!("a/{}", plan.target_file),
+                &format!("b/{}", plan.target_file),
+            )
+            .to_string();
+    }
+    Ok(PromotePreview {
+        file: plan.target_file,
+        changes,
+        diff,
+    })
+}
+
 /// `sextant` with no subcommand: the UI over the configured repository and real clusters.
 pub fn cli(ctx: &crate::cli::Context) -> color_eyre::eyre::Result<()> {
     use color_eyre::eyre::WrapErr;
@@ -106,7 +204,13 @@ pub fn cli(ctx: &crate::cli::Context) -> color_eyre::eyre::Result<()> {
                 poll: true,
             },
         )?;
-        run(handle, opts, Hooks::default())
+        let hooks = Hooks {
+            promote_preview: crate::source::open_repo(ctx.repo.as_deref(), &ctx.config)
+                .ok()
+                .map(|r| promote_preview_hook(r, ctx.config.clone())),
+            extras: Vec::new(),
+        };
+        run(handle, opts, hooks)
             .await
             .wrap_err("the terminal UI failed")
     })

@@ -747,7 +747,8 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                         ..
                     } if *t == tag => {
                         if let Ok(pv) = &result {
-                            *picked = vec![true; pv.changes.len()];
+                            // Keys only the target has are that env's own settings: unpicked.
+                            *picked = pv.changes.iter().map(|c| c.source.is_some()).collect();
                         }
                         *preview = Some(result);
                     }
