@@ -226,6 +226,9 @@ fn native_matches_helm_binary() {
             )),
         }
     }
+    let _ = std::fs::remove_dir_all(
+        std::env::temp_dir().join(format!("helmchart-edge-{}", std::process::id())),
+    );
     for f in &failures {
         eprintln!("DIFF {f}\n");
     }
