@@ -644,6 +644,21 @@ fn cli_reconcile_guards() {
     let f = Fixture::new("cli-guard");
     assert_fails_with(f.run(&["--readonly", "reconcile"]), 1, "--readonly");
     assert_fails_with(f.run(&["reconcile"]), 1, "--yes");
+    // Protected env: refused without --yes, done with it (and reversible).
+    assert_fails_with(
+        f.run(&["app", "set", "prod", "--sync-policy", "none"]),
+        1,
+        "protected",
+    );
+    let (code, out, err) = f.run(&["--yes", "app", "set", "prod", "--sync-policy", "none"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("auto-sync none") && out.contains("override"),
+        "{out}"
+    );
+    let (code, out, err) = f.run(&["-y", "app", "set", "prod", "--sync-policy", "git"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(from Git)"), "{out}");
     let out = f
         .cmd()
         .args(["--yes", "reconcile", "--webhook-listen", "127.0.0.1:0"])
