@@ -132,6 +132,11 @@ pub trait Object: Send + Sync + fmt::Debug {
     fn equals(&self, _other: &dyn Object) -> Option<bool> {
         None
     }
+    /// What Go's `encoding/json` would marshal this value as (a `MarshalJSON` method), when it
+    /// is not simply the `%v` text as a JSON string.
+    fn to_json_value(&self) -> Option<Value> {
+        None
+    }
     /// Downcasting support (e.g. Sprig's date functions recognise their own time objects).
     fn as_any(&self) -> &dyn Any;
 }

@@ -44,13 +44,11 @@ fn abbrev(z: &Zoned) -> String {
     let tz = z.time_zone();
     let info = tz.to_offset_info(z.timestamp());
     let a = info.abbreviation().to_string();
-    if a.is_empty() {
+    // Go's fixed zones from parsed offsets have no name and print as -0700.
+    if a.is_empty() || (tz.iana_name().is_none() && z.offset().seconds() != 0) {
         let secs = z.offset().seconds();
         let sign = if secs < 0 { '-' } else { '+' };
         let s = secs.abs();
-        if s % 3600 == 0 {
-            return format!("{sign}{:02}", s / 3600);
-        }
         return format!("{sign}{:02}{:02}", s / 3600, s % 3600 / 60);
     }
     a
@@ -461,6 +459,12 @@ impl Object for GoTime {
             }),
             _ => None,
         }
+    }
+    fn to_json_value(&self) -> Option<Value> {
+        Some(Value::from(go_format(
+            &self.0,
+            "2006-01-02T15:04:05.999999999Z07:00",
+        )))
     }
     fn equals(&self, other: &dyn Object) -> Option<bool> {
         other

@@ -139,7 +139,10 @@ fn write_json(
             nl(out, level);
             out.push('}');
         }
-        Value::Object(o) => write_str(out, &o.format(), html),
+        Value::Object(o) => match o.to_json_value() {
+            Some(v) => write_json(out, &v, html, indent, level + 1)?,
+            None => write_str(out, &o.format(), html),
+        },
     }
     Ok(())
 }

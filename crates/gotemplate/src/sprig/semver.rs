@@ -37,7 +37,7 @@ fn valid_ident(s: &str) -> bool {
 impl Version {
     /// Parses leniently like `semver.NewVersion` ("v1.2" is 1.2.0).
     pub fn parse(s: &str) -> Result<Version, String> {
-        let invalid = || "Invalid Semantic Version".to_string();
+        let invalid = || "invalid semantic version".to_string();
         let body = s.strip_prefix('v').unwrap_or(s);
         let (rest, meta) = match body.split_once('+') {
             Some((r, m)) => (r, m.to_string()),

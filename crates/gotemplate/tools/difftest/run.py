@@ -1,5 +1,4 @@
-import json, subprocess, sys
-import os
+import json, subprocess, sys, os
 R=os.environ.get("RUST_RENDER", os.path.join(os.environ.get("CARGO_TARGET_DIR","target"),"debug/examples/render_jsonl"))
 G=os.environ.get("GO_ORACLE","/tmp/go-oracle")
 def run(cmd, reqs):
@@ -15,7 +14,7 @@ def main(path):
         else:
             t,d=line,{"s":"hello","n":3,"f":1.5,"big":1000000.0,"l":[1,"two",3.5,None],"m":{"a":1,"b":{"c":"x"}},"z":None,"e":"","t":True,"fl":3.0}
         t=t.replace("\\n","\n")
-        reqs.append({"t":t,"d":d})
+        reqs.append({"t":t,"d":d,"m":os.environ.get("MISSINGKEY","")})
     g=run(G,reqs); r=run(R,reqs)
     bad=0
     for q,a,b in zip(reqs,g,r):
