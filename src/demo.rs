@@ -315,6 +315,69 @@ pub fn build_repo(dir: &Path) -> Result<Vec<String>, DemoError> {
     Ok(ids)
 }
 
+/// Point `main` (and the working tree) at `sha`.
+fn move_head(dir: &Path, sha: &str) -> Result<(), DemoError> {
+    let git = |e: git2::Error| DemoError::Git {
+        path: dir.to_path_buf(),
+        message: e.message().to_string(),
+    };
+    let repo = git2::Repository::open(dir).map_err(git)?;
+    let oid = git2::Oid::from_str(sha).map_err(git)?;
+    let obj = repo.find_object(oid, None).map_err(git)?;
+    repo.reset(&obj, git2::ResetType::Hard, None).map_err(git)
+}
+
+/// Wait until every App has synced the second-to-last commit (at most a minute), then move
+/// `main` to the last one ("try astromesh 1.5.0-rc1 in dev").
+async fn land_last_commit(
+    handle: crate::engine::api::EngineHandle,
+    dir: PathBuf,
+    ids: Vec<String>,
+) {
+    let (Some(last), Some(before)) = (ids.last(), ids.len().checked_sub(2).map(|i| &ids[i])) else {
+        return;
+    };
+    let mut rx = handle.state.clone();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        {
+            let s = rx.borrow_and_update();
+            let ready = !s.apps.is_empty()
+                && s.apps.iter().all(|a| {
+                    a.deployed.as_ref().is_some_and(|d| &d.sha == before) && a.operation.is_none()
+                });
+            if ready {
+                break;
+            }
+        }
+        if tokio::time::timeout_at(deadline, rx.changed())
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    match tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        let last = last.clone();
+        move || move_head(&dir, &last)
+    })
+    .await
+    {
+        Ok(Ok(())) => {
+            let _ = handle
+                .send(crate::engine::api::Command::Refresh {
+                    app: None,
+                    hard: true,
+                })
+                .await;
+        }
+        Ok(Err(e)) => tracing::warn!("demo: cannot land the last commit: {e}"),
+        Err(e) => tracing::warn!("demo: cannot land the last commit: {e}"),
+    }
+}
+
 /// The demo's "manual change" key (listed in help).
 pub const DRIFT_KEY: char = 'm';
 
@@ -366,7 +429,10 @@ pub async fn run(
     promote_preview: Option<PreviewFn>,
 ) -> Result<Option<PathBuf>, DemoError> {
     let (dir, _cleanup) = repo_dir(&args);
-    build_repo(&dir)?;
+    let ids = build_repo(&dir)?;
+    // Start one commit back; the last commit lands once every App runs the one before, so the
+    // Apps have a history to roll back to and the newcomer sees auto-sync pick up a change.
+    move_head(&dir, &ids[ids.len() - 2])?;
     let mut config = config.clone();
     config.repo.path = Some(dir.clone());
     config.repo.url = None;
@@ -393,8 +459,12 @@ pub async fn run(
             Box::pin(async move { sb.manual_change(None) })
         })],
     };
-    crate::ui::run_with_engine(repo, Arc::new(SingleCluster(cluster)), &config, opts, hooks)
-        .await?;
+    let mut eng = crate::engine::EngineOptions::new(repo, Arc::new(SingleCluster(cluster)));
+    eng.reconcile = config.reconcile.clone();
+    eng.readonly = opts.readonly;
+    let handle = crate::engine::Engine::start(eng);
+    tokio::spawn(land_last_commit(handle.clone(), dir.clone(), ids));
+    crate::ui::run(handle, opts, hooks).await?;
     Ok(args.keep)
 }
 

@@ -1438,7 +1438,7 @@ fn result_line(t: &Theme, r: &crate::engine::api::ResourceResult, w: usize) -> L
         _ => (t.symbols.synced, t.ok),
     };
     Line::from(vec![
-        Span::styled(format!("{sym} {:<14}", format!("{:?}", r.code)), style),
+        Span::styled(format!("{sym} {:<15}", format!("{:?}", r.code)), style),
         Span::raw(trunc(
             &format!(
                 "{}/{}{}",
@@ -1450,7 +1450,7 @@ fn result_line(t: &Theme, r: &crate::engine::api::ResourceResult, w: usize) -> L
                     format!("  {}", r.message)
                 }
             ),
-            w.saturating_sub(16),
+            w.saturating_sub(17),
         )),
     ])
 }
