@@ -658,7 +658,9 @@ impl<'a> State<'a> {
                 };
                 self.eval_function_named(dot, name, *pos, &cmd, arg, &[], None)
             }
-            Arg::Nil(_) => Ok(Value::Nil),
+            // An untyped nil: Go gives the parameter type's zero value (nil for interface{} and
+            // map parameters alike), which is what the invalid value becomes.
+            Arg::Nil(_) => Ok(Value::Missing),
             Arg::Number { pos, value, .. } => self.ideal_constant(*pos, arg, value),
             Arg::String { value, .. } => Ok(Value::String(value.clone())),
             Arg::Variable { idents, pos } => self.eval_variable(dot, *pos, arg, idents, &[], None),
@@ -736,12 +738,14 @@ impl<'a> State<'a> {
             }
             return Ok(v);
         }
+        let raw = user.as_ref().is_some_and(|e| e.raw);
         let mut argv = Vec::with_capacity(num_in);
         for a in args {
-            argv.push(self.eval_arg(dot, a)?.or_nil());
+            let v = self.eval_arg(dot, a)?;
+            argv.push(if raw { v } else { v.or_nil() });
         }
         if let Some(f) = final_ {
-            argv.push(f.or_nil());
+            argv.push(if raw { f } else { f.or_nil() });
         }
         let r = match user {
             Some(e) => {

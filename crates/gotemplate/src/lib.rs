@@ -98,6 +98,9 @@ pub(crate) struct FuncEntry {
     pub f: Func,
     pub min: usize,
     pub max: Option<usize>,
+    /// Receives Go's invalid value as `Value::Missing` instead of `Value::Nil` (internal: lets
+    /// Sprig's map-typed parameters tell a missing key from a stored nil, as Go does).
+    pub raw: bool,
 }
 
 /// Go's `missingkey` option: what a missing map key evaluates to.
@@ -206,6 +209,22 @@ impl Templates {
                 f: Arc::new(f),
                 min,
                 max,
+                raw: false,
+            },
+        );
+    }
+
+    pub(crate) fn add_func_raw<F>(&mut self, name: &str, min: usize, max: Option<usize>, f: F)
+    where
+        F: Fn(&mut CallCtx<'_, '_>, &[Value]) -> FuncResult + Send + Sync + 'static,
+    {
+        Arc::make_mut(&mut self.funcs).insert(
+            name.to_string(),
+            FuncEntry {
+                f: Arc::new(f),
+                min,
+                max,
+                raw: true,
             },
         );
     }

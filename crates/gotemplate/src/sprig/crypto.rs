@@ -334,7 +334,7 @@ pub(super) fn register(t: &mut Templates) {
         );
         Ok(Value::Map(m))
     });
-    func(t, "urlJoin", 1, Some(1), |a| {
+    super::func_raw(t, "urlJoin", 1, Some(1), |a| {
         let d = arg_map(a, 0)?.unwrap_or_default();
         let get = |k: &str| d.get(k).map(|v| strval(&v)).unwrap_or_default();
         let ui = get("userinfo");

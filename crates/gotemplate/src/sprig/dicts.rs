@@ -2,7 +2,7 @@
 //! the change is visible to every holder of the map.
 
 use super::conv::strval;
-use super::{arg_map, arg_str, func};
+use super::{arg_map, arg_str, func, func_raw};
 use crate::Templates;
 use crate::error::FuncError;
 use crate::value::{Map, Value};
@@ -107,20 +107,20 @@ pub(super) fn register(t: &mut Templates) {
         }
         Ok(Value::Map(m))
     });
-    func(t, "get", 2, Some(2), |a| {
+    func_raw(t, "get", 2, Some(2), |a| {
         let key = arg_str(a, 1)?;
         let m = arg_map(a, 0)?;
         Ok(m.and_then(|m| m.get(key)).unwrap_or_else(|| Value::str("")))
     });
-    func(t, "set", 3, Some(3), |a| {
+    func_raw(t, "set", 3, Some(3), |a| {
         let key = arg_str(a, 1)?;
         let Some(m) = arg_map(a, 0)? else {
             return Err("assignment to entry in nil map".into());
         };
-        m.insert(key, a[2].clone());
+        m.insert(key, a[2].clone().or_nil());
         Ok(Value::Map(m))
     });
-    func(t, "unset", 2, Some(2), |a| {
+    func_raw(t, "unset", 2, Some(2), |a| {
         let key = arg_str(a, 1)?;
         let m = arg_map(a, 0)?;
         if let Some(m) = &m {
@@ -128,19 +128,19 @@ pub(super) fn register(t: &mut Templates) {
         }
         Ok(m.map_or(Value::Nil, Value::Map))
     });
-    func(t, "hasKey", 2, Some(2), |a| {
+    func_raw(t, "hasKey", 2, Some(2), |a| {
         let key = arg_str(a, 1)?;
         let m = arg_map(a, 0)?;
         Ok(Value::Bool(m.is_some_and(|m| m.read().contains_key(key))))
     });
-    func(t, "pluck", 1, None, |a| {
+    func_raw(t, "pluck", 1, None, |a| {
         let key = arg_str(a, 0)?;
         let dicts = dict_args(a, 1)?;
         Ok(Value::list(
             dicts.iter().filter_map(|d| d.get(key)).collect(),
         ))
     });
-    func(t, "keys", 0, None, |a| {
+    func_raw(t, "keys", 0, None, |a| {
         let dicts = dict_args(a, 0)?;
         let mut k: Vec<Value> = Vec::new();
         for d in dicts {
@@ -148,14 +148,14 @@ pub(super) fn register(t: &mut Templates) {
         }
         Ok(Value::list(k))
     });
-    func(t, "values", 1, Some(1), |a| {
+    func_raw(t, "values", 1, Some(1), |a| {
         let m = arg_map(a, 0)?;
         Ok(Value::list(
             m.map(|m| m.read().values().cloned().collect())
                 .unwrap_or_default(),
         ))
     });
-    func(t, "pick", 1, None, |a| {
+    func_raw(t, "pick", 1, None, |a| {
         let m = arg_map(a, 0)?.unwrap_or_default();
         let out = Map::new();
         for i in 1..a.len() {
@@ -166,7 +166,7 @@ pub(super) fn register(t: &mut Templates) {
         }
         Ok(Value::Map(out))
     });
-    func(t, "omit", 1, None, |a| {
+    func_raw(t, "omit", 1, None, |a| {
         let m = arg_map(a, 0)?.unwrap_or_default();
         let mut drop = Vec::new();
         for i in 1..a.len() {
@@ -186,7 +186,7 @@ pub(super) fn register(t: &mut Templates) {
         ("mergeOverwrite", true),
         ("mustMergeOverwrite", true),
     ] {
-        func(t, name, 1, None, move |a| {
+        func_raw(t, name, 1, None, move |a| {
             let Some(dst) = arg_map(a, 0)? else {
                 return Err(super::wrong_type_at(0, "map[string]interface {}", &a[0]));
             };

@@ -163,11 +163,32 @@ pub(crate) fn arg_bool(a: &[Value], i: usize) -> Result<bool, FuncError> {
     }
 }
 
-/// A Go `map[string]interface{}` parameter; nil gives `None` (a nil map).
+/// Registers a function that sees `Value::Missing` (Go's invalid value) distinctly from a nil
+/// interface: for map-typed parameters, where Go accepts the former as a nil map and rejects
+/// the latter (`wrong type for value; expected map[string]interface {}; got interface {}`).
+pub(crate) fn func_raw<F>(t: &mut Templates, name: &str, min: usize, max: Option<usize>, f: F)
+where
+    F: Fn(&[Value]) -> FuncResult + Send + Sync + 'static,
+{
+    t.add_func_raw(
+        name,
+        min,
+        max,
+        move |_: &mut CallCtx<'_, '_>, a: &[Value]| f(a),
+    );
+}
+
+/// A Go `map[string]interface{}` parameter; Go's invalid value or an untyped `nil` gives
+/// `None` (a nil map); a nil interface value (e.g. a null in values) is a type error, as in Go.
+/// Only meaningful in functions registered with [`func_raw`].
 pub(crate) fn arg_map(a: &[Value], i: usize) -> Result<Option<Map>, FuncError> {
     match a.get(i) {
         Some(Value::Map(m)) => Ok(Some(m.clone())),
-        Some(Value::Nil | Value::Missing) => Ok(None),
+        Some(Value::Missing) => Ok(None),
+        Some(Value::Nil) => Err(FuncError::Arg(
+            i,
+            "wrong type for value; expected map[string]interface {}; got interface {}".into(),
+        )),
         Some(v) => Err(wrong_type_at(i, "map[string]interface {}", v)),
         None => Err(FuncError::Exec("missing argument".into())),
     }
