@@ -22,7 +22,7 @@ use super::api::{
     Condition, ConditionKind, HealthStatus, ResourceDiff, ResourceRow, ResourceState, SyncStatus,
 };
 use super::cache::{LiveCache, owner_keys};
-use super::health;
+use super::{diff, health};
 use crate::app::App;
 use crate::cluster::{ApplyOptions, Cluster, ClusterError, Gvk};
 use crate::resource::{ResourceKey, TRACKING_ANNOTATION};
@@ -194,6 +194,10 @@ pub struct CompareItem {
     pub message: String,
     /// Another GitOps controller tracks the live object.
     pub foreign: Option<String>,
+    /// Unified diff live → desired (Secrets masked), from `engine::diff`; empty when Synced.
+    pub diff: String,
+    /// The prediction was computed locally (dry run not possible), not by the server.
+    pub predicted_locally: bool,
 }
 
 /// The result of comparing one App.
@@ -223,6 +227,8 @@ struct Memo {
     desired_hash: u64,
     live_rv: String,
     predicted: Value,
+    /// (synced, diff) once computed for this prediction and live object.
+    outcome: Option<(bool, String)>,
 }
 
 /// Compares one App; keeps the prediction memo between compares.
@@ -274,7 +280,7 @@ impl Comparer {
         let mut items: Vec<CompareItem> = Vec::new();
         for d in &prepared.objects {
             let live = cache.get(&d.key);
-            let foreign = live.as_deref().and_then(foreign_owner);
+            let foreign = live.as_deref().and_then(diff::foreign_owner);
             let mut item = CompareItem {
                 key: d.key.clone(),
                 gvk: Some(d.gvk.clone()),
@@ -284,6 +290,8 @@ impl Comparer {
                 state: ResourceState::Missing,
                 message: String::new(),
                 foreign,
+                diff: String::new(),
+                predicted_locally: false,
             };
             if d.hook {
                 // Hooks are not part of the sync status (Argo CD): they run during a sync.
@@ -298,7 +306,18 @@ impl Comparer {
                     .and_then(|m| m.get(&d.key).cloned())
                     .filter(|m| m.desired_hash == h && m.live_rv == rv(live));
                 match memo {
-                    Some(m) => item.predicted = Some(m.predicted),
+                    Some(m) => {
+                        item.predicted = Some(m.predicted);
+                        if let Some((synced, diff)) = m.outcome {
+                            item.state = if synced {
+                                ResourceState::Synced
+                            } else {
+                                ResourceState::OutOfSync
+                            };
+                            item.diff = diff;
+                            item.message = "memo".into();
+                        }
+                    }
                     None => todo.push((items.len(), h, rv(live))),
                 }
             }
@@ -344,6 +363,7 @@ impl Comparer {
                                 desired_hash: h,
                                 live_rv,
                                 predicted: pred.clone(),
+                                outcome: None,
                             },
                         );
                     }
@@ -352,6 +372,7 @@ impl Comparer {
                 Err(ClusterError::Conflict { conflicts, .. }) => {
                     // Fields we set are owned by another manager with other values: out of sync.
                     item.predicted = merge_prediction(item);
+                    item.predicted_locally = true;
                     item.message = format!(
                         "fields owned by another manager: {}; sync with force to take them",
                         conflicts
@@ -363,6 +384,7 @@ impl Comparer {
                 }
                 Err(e @ ClusterError::Forbidden { .. }) => {
                     item.predicted = merge_prediction(item);
+                    item.predicted_locally = true;
                     if !forbidden_noted {
                         forbidden_noted = true;
                         conditions.push(Condition {
@@ -375,15 +397,26 @@ impl Comparer {
                 }
                 Err(e) => {
                     item.predicted = merge_prediction(item);
+                    item.predicted_locally = true;
                     item.message = format!("dry run failed: {e}");
                 }
             }
         }
-        // Decide states.
+        // Decide states with engine::diff (normalisation, ignoreDifferences, masking).
         for item in items.iter_mut() {
             if item.message == "hook" {
                 continue;
             }
+            if item.message == "memo" {
+                item.message.clear();
+                continue;
+            }
+            let opts = diff::DiffOptions {
+                ignore_differences: &app.ignore_differences,
+                // A local prediction has no managedFields of ours to filter webhooks by.
+                ignore_mutation_webhook: !item.predicted_locally,
+                ..diff::DiffOptions::default()
+            };
             match (&item.live, &item.predicted) {
                 (None, _) => {
                     item.state = ResourceState::Missing;
@@ -394,15 +427,35 @@ impl Comparer {
                             "to create".into()
                         };
                     }
+                    let desired = item.desired.as_ref().map(|d| &d.obj);
+                    match diff::compare(&item.key, desired, None, &opts) {
+                        Ok(d) => item.diff = d.diff,
+                        Err(e) => item.message = e.to_string(),
+                    }
                 }
                 (Some(live), Some(pred)) => {
-                    let ignore = ignore_pointers(app, &item.key);
-                    let same = normalize(live, &ignore) == normalize(pred, &ignore);
-                    item.state = if same && item.message.is_empty() {
-                        ResourceState::Synced
-                    } else {
-                        ResourceState::OutOfSync
-                    };
+                    match diff::compare(&item.key, Some(pred), Some(live), &opts) {
+                        Ok(d) => {
+                            let synced = d.status == diff::DiffStatus::Synced;
+                            item.state = if synced && item.message.is_empty() {
+                                ResourceState::Synced
+                            } else {
+                                ResourceState::OutOfSync
+                            };
+                            if !item.predicted_locally
+                                && item.message.is_empty()
+                                && let Ok(mut m) = self.memo.lock()
+                                && let Some(entry) = m.get_mut(&item.key)
+                            {
+                                entry.outcome = Some((synced, d.diff.clone()));
+                            }
+                            item.diff = d.diff;
+                        }
+                        Err(e) => {
+                            item.state = ResourceState::OutOfSync;
+                            item.message = e.to_string();
+                        }
+                    }
                 }
                 (Some(_), None) => item.state = ResourceState::OutOfSync,
             }
@@ -419,15 +472,24 @@ impl Comparer {
             if health::is_hook(&live) {
                 continue;
             }
+            let opts = diff::DiffOptions {
+                ignore_differences: &app.ignore_differences,
+                ..diff::DiffOptions::default()
+            };
+            let d = diff::compare(&key, None, Some(&live), &opts)
+                .map(|d| d.diff)
+                .unwrap_or_default();
             extras.push(CompareItem {
                 gvk: Gvk::of(&live),
                 key,
                 desired: None,
-                foreign: foreign_owner(&live),
+                foreign: diff::foreign_owner(&live),
                 live: Some(live),
                 predicted: None,
                 state: ResourceState::Extra,
                 message: "not in Git: pruned by a sync with prune".into(),
+                diff: d,
+                predicted_locally: false,
             });
         }
         items.extend(extras);
@@ -508,197 +570,8 @@ fn merge_into(target: &mut Value, patch: &Value) {
     }
 }
 
-/// JSON pointers to ignore for `key` from the App's `ignoreDifferences`.
-fn ignore_pointers(app: &App, key: &ResourceKey) -> Vec<String> {
-    app.ignore_differences
-        .iter()
-        .filter(|d| {
-            d.group == key.group
-                && d.kind == key.kind
-                && d.name.as_ref().is_none_or(|n| n == &key.name)
-                && d.namespace.as_ref().is_none_or(|n| n == &key.namespace)
-        })
-        .flat_map(|d| d.json_pointers.iter().cloned())
-        .collect()
-}
-
-/// Drop what the server manages (and ignored paths) so predicted and live compare equal when in sync.
-pub fn normalize(obj: &Value, ignore: &[String]) -> Value {
-    let mut v = obj.clone();
-    if let Some(o) = v.as_object_mut() {
-        o.remove("status");
-    }
-    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        for f in [
-            "managedFields",
-            "resourceVersion",
-            "uid",
-            "generation",
-            "creationTimestamp",
-            "selfLink",
-        ] {
-            m.remove(f);
-        }
-        if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
-            a.remove("kubectl.kubernetes.io/last-applied-configuration");
-            if a.is_empty() {
-                m.remove("annotations");
-            }
-        }
-    }
-    for p in ignore {
-        remove_pointer(&mut v, p);
-    }
-    v
-}
-
-fn remove_pointer(v: &mut Value, pointer: &str) {
-    let Some((parent, last)) = pointer.rsplit_once('/') else {
-        return;
-    };
-    let last = last.replace("~1", "/").replace("~0", "~");
-    let target = if parent.is_empty() {
-        Some(v)
-    } else {
-        v.pointer_mut(parent)
-    };
-    match target {
-        Some(Value::Object(o)) => {
-            o.remove(&last);
-        }
-        Some(Value::Array(a)) => {
-            if let Ok(i) = last.parse::<usize>()
-                && i < a.len()
-            {
-                a.remove(i);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Whether another GitOps controller (Argo CD) tracks `live`, and which app.
-pub fn foreign_owner(live: &Value) -> Option<String> {
-    let meta = live.get("metadata")?;
-    if let Some(id) = meta
-        .get("annotations")
-        .and_then(|a| a.get("argocd.argoproj.io/tracking-id"))
-        .and_then(Value::as_str)
-    {
-        let app = id.split(':').next().unwrap_or(id);
-        return Some(format!("Argo CD app {app}"));
-    }
-    // The instance label alone is set by Helm charts too; it is Argo CD's only when Argo CD's
-    // controller is among the field managers.
-    let instance = meta
-        .get("labels")
-        .and_then(|l| l.get("app.kubernetes.io/instance"))
-        .and_then(Value::as_str)?;
-    let by_argo = meta
-        .get("managedFields")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f.get("manager").and_then(Value::as_str))
-        .any(|m| m.starts_with("argocd"));
-    by_argo.then(|| format!("Argo CD app {instance}"))
-}
-
-/// Mask Secret values: equal values get equal masks, distinct values distinct lengths, so a
-/// change stays visible without showing anything.
-pub fn mask_secret(obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if v.get("kind").and_then(Value::as_str) != Some("Secret") {
-        return v;
-    }
-    let mut seen: Vec<String> = Vec::new();
-    for field in ["data", "stringData"] {
-        if let Some(d) = v.get_mut(field).and_then(Value::as_object_mut) {
-            for (_, val) in d.iter_mut() {
-                let s = val.to_string();
-                let idx = match seen.iter().position(|x| x == &s) {
-                    Some(i) => i,
-                    None => {
-                        seen.push(s);
-                        seen.len() - 1
-                    }
-                };
-                *val = Value::String("+".repeat(8 + idx));
-            }
-        }
-    }
-    if let Some(a) = v
-        .pointer_mut("/metadata/annotations")
-        .and_then(Value::as_object_mut)
-    {
-        a.remove("kubectl.kubernetes.io/last-applied-configuration");
-    }
-    v
-}
-
-/// Mask both sides of a Secret diff consistently.
-fn mask_pair(live: Option<&Value>, desired: Option<&Value>) -> (Option<Value>, Option<Value>) {
-    let is_secret = live
-        .or(desired)
-        .and_then(|o| o.get("kind"))
-        .and_then(Value::as_str)
-        == Some("Secret");
-    if !is_secret {
-        return (live.cloned(), desired.cloned());
-    }
-    // Shared numbering so an unchanged value masks identically on both sides.
-    let mut seen: Vec<String> = Vec::new();
-    let mut mask = |o: &Value| {
-        let mut v = o.clone();
-        for field in ["data", "stringData"] {
-            if let Some(d) = v.get_mut(field).and_then(Value::as_object_mut) {
-                for (_, val) in d.iter_mut() {
-                    let s = val.to_string();
-                    let idx = match seen.iter().position(|x| x == &s) {
-                        Some(i) => i,
-                        None => {
-                            seen.push(s);
-                            seen.len() - 1
-                        }
-                    };
-                    *val = Value::String("+".repeat(8 + idx));
-                }
-            }
-        }
-        v
-    };
-    (live.map(&mut mask), desired.map(&mut mask))
-}
-
-fn to_yaml(v: &Value) -> String {
-    serde_saphyr::to_string(v)
-        .unwrap_or_else(|_| serde_json::to_string_pretty(v).unwrap_or_default())
-}
-
-/// Unified diff live → predicted (or desired when missing), Secrets masked.
-pub fn unified_diff(item: &CompareItem, ignore: &[String]) -> String {
-    let live = item.live.as_deref().map(|l| normalize(l, ignore));
-    let target = match item.state {
-        ResourceState::Extra => None,
-        _ => item
-            .predicted
-            .as_ref()
-            .or(item.desired.as_ref().map(|d| &d.obj))
-            .map(|p| normalize(p, ignore)),
-    };
-    let (live, target) = mask_pair(live.as_ref(), target.as_ref());
-    let a = live.as_ref().map(to_yaml).unwrap_or_default();
-    let b = target.as_ref().map(to_yaml).unwrap_or_default();
-    let diff = similar::TextDiff::from_lines(&a, &b);
-    diff.unified_diff()
-        .context_radius(3)
-        .header("live", "desired")
-        .to_string()
-}
-
 /// Rows and diffs for the front ends. `children` adds ReplicaSets/Pods under workloads.
 pub fn rows_and_diffs(
-    app: &App,
     cmp: &Comparison,
     cache: &LiveCache,
 ) -> (Vec<ResourceRow>, Vec<ResourceDiff>) {
@@ -754,7 +627,7 @@ pub fn rows_and_diffs(
             diffs.push(ResourceDiff {
                 key: i.key.clone(),
                 state: i.state,
-                unified: unified_diff(i, &ignore_pointers(app, &i.key)),
+                unified: i.diff.clone(),
             });
         }
     }
@@ -805,60 +678,6 @@ pub fn rows_and_diffs(
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn normalize_drops_server_fields() {
-        let live = json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "c", "uid": "1", "resourceVersion": "5", "managedFields": [], "generation": 2,
-                "creationTimestamp": "x", "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}},
-            "data": {"a": "1"}, "status": {"x": 1}});
-        let n = normalize(&live, &[]);
-        assert_eq!(
-            n,
-            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}})
-        );
-        let ign = normalize(&live, &["/data/a".to_string()]);
-        assert_eq!(ign["data"], json!({}));
-    }
-
-    #[test]
-    fn secrets_are_masked_consistently() {
-        let a =
-            json!({"kind": "Secret", "data": {"x": "c2VjcmV0", "y": "c2VjcmV0", "z": "b3RoZXI="}});
-        let b = json!({"kind": "Secret", "data": {"x": "c2VjcmV0", "y": "bmV3", "z": "b3RoZXI="}});
-        let (ma, mb) = mask_pair(Some(&a), Some(&b));
-        let (ma, mb) = (ma.unwrap(), mb.unwrap());
-        assert_eq!(
-            ma["data"]["x"], mb["data"]["x"],
-            "unchanged value masks the same"
-        );
-        assert_ne!(
-            ma["data"]["y"], mb["data"]["y"],
-            "changed value stays visible"
-        );
-        assert!(!ma.to_string().contains("c2VjcmV0"));
-        assert!(!mb.to_string().contains("bmV3"));
-        assert!(
-            mask_secret(&a)["data"]["x"]
-                .as_str()
-                .unwrap()
-                .starts_with("++++++++")
-        );
-    }
-
-    #[test]
-    fn foreign_owner_needs_argo_evidence() {
-        let helm_only = json!({"metadata": {"labels": {"app.kubernetes.io/instance": "rel"}}});
-        assert_eq!(foreign_owner(&helm_only), None);
-        let argo = json!({"metadata": {"labels": {"app.kubernetes.io/instance": "rel"},
-            "managedFields": [{"manager": "argocd-controller"}]}});
-        assert_eq!(foreign_owner(&argo).as_deref(), Some("Argo CD app rel"));
-        let ann = json!({"metadata": {"annotations": {"argocd.argoproj.io/tracking-id": "guestbook:apps/Deployment:default/web"}}});
-        assert_eq!(
-            foreign_owner(&ann).as_deref(),
-            Some("Argo CD app guestbook")
-        );
-    }
 
     #[test]
     fn merge_prediction_overlays_desired() {

@@ -843,7 +843,7 @@ impl Actor {
             .map(|c| c.name().to_string())
             .unwrap_or_default();
         let (rows, diffs) = match (&cmp, &self.cache) {
-            (Some(c), Some(cache)) => rows_and_diffs(&self.app, c, cache),
+            (Some(c), Some(cache)) => rows_and_diffs(c, cache),
             _ => (Vec::new(), Vec::new()),
         };
         let auto = self.auto();
