@@ -468,74 +468,6 @@ pub async fn run(
     Ok(args.keep)
 }
 
-/// The native Helm renderer (`helmchart`) behind the render layer's [`HelmRenderer`] seam, so the
-/// demo needs no `helm` binary. Output goes through the same parser as `helm template` output.
-///
-/// [`HelmRenderer`]: crate::render::HelmRenderer
-pub struct NativeHelm;
-
-impl crate::render::HelmRenderer for NativeHelm {
-    fn kind(&self) -> crate::render::RendererKind {
-        crate::render::RendererKind::Native
-    }
-
-    fn render(
-        &self,
-        input: &crate::render::HelmInput,
-    ) -> Result<Vec<crate::render::Manifest>, crate::render::RenderError> {
-        use crate::render::RenderError as E;
-        let chart_dir = input.chart_dir.display().to_string();
-        // Messages name the chart by its repository path, not the export directory.
-        let fail = |message: String| E::Helm {
-            app: input.app.clone(),
-            chart: input.chart_path.clone(),
-            stderr: message.replace(&chart_dir, &input.chart_path),
-        };
-        let files =
-            helmchart::ChartFiles::from_dir(&input.chart_dir).map_err(|e| fail(e.to_string()))?;
-        let chart = helmchart::Chart::load(&files).map_err(|e| fail(e.to_string()))?;
-        let mut value_files = Vec::new();
-        for path in &input.value_files {
-            let bytes = std::fs::read(path).map_err(|source| E::Io {
-                path: path.clone(),
-                source,
-            })?;
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            value_files.push((name, bytes));
-        }
-        let (set_string, set): (Vec<_>, Vec<_>) =
-            input.parameters.iter().partition(|p| p.force_string);
-        let opts = helmchart::RenderOptions {
-            release_name: input.release_name.clone(),
-            namespace: input.namespace.clone(),
-            kube_version: input.kube_version.clone(),
-            value_files,
-            set: set
-                .iter()
-                .map(|p| format!("{}={}", p.name, p.value))
-                .collect(),
-            set_string: set_string
-                .iter()
-                .map(|p| format!("{}={}", p.name, p.value))
-                .collect(),
-            include_crds: input.include_crds,
-            ..helmchart::RenderOptions::default()
-        };
-        let rendered = helmchart::render(&chart, &opts).map_err(|e| match e {
-            helmchart::RenderError::Unsupported { what, location } => E::Unsupported {
-                app: input.app.clone(),
-                chart: input.chart_path.clone(),
-                reason: format!("{what} (in {location})"),
-            },
-            other => fail(other.to_string()),
-        })?;
-        crate::render::helm_cli::parse_helm_output(input, &rendered.to_helm_output())
-    }
-}
-
 /// `sextant demo [--keep DIR]`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoCommand {
@@ -557,12 +489,8 @@ pub fn cli(args: &DemoCommand, ctx: &crate::cli::Context) -> color_eyre::eyre::R
             Some((dir.to_path_buf(), config.clone()));
         let repo = crate::source::open_repo(Some(&dir.display().to_string()), config)
             .map_err(|e| e.to_string())?;
-        let renderer =
-            crate::render::Renderer::new(crate::render::RenderOptions::from_config(config))
-                .with_native(Arc::new(NativeHelm));
-        let git: Arc<dyn Repo> = Arc::new(crate::cli::gitrepo::GitRepo::with_renderer(
-            repo, config, renderer,
-        ));
+        // `GitRepo::new` renders natively (config forces `native`): the demo needs no helm.
+        let git: Arc<dyn Repo> = Arc::new(crate::cli::gitrepo::GitRepo::new(repo, config));
         Ok(git)
     });
     let cached: Arc<std::sync::Mutex<Option<PreviewFn>>> = Arc::default();

@@ -34,14 +34,6 @@ impl GitRepo {
         }
     }
 
-    /// Like [`GitRepo::new`] with a given renderer (e.g. one with a native Helm renderer plugged in).
-    pub fn with_renderer(repo: source::Repo, config: &Config, renderer: Renderer) -> Self {
-        Self {
-            renderer: Arc::new(renderer),
-            ..Self::new(repo, config)
-        }
-    }
-
     /// The underlying repository (for fetches before the engine starts).
     pub fn repo(&self) -> &source::Repo {
         &self.repo
