@@ -1,12 +1,12 @@
 pub mod api;
-pub mod diff;
-pub mod health;
-pub mod plan;
-pub mod promote;
 pub mod cache;
 pub mod compare;
+pub mod diff;
+pub mod health;
 pub mod history;
 pub mod lock;
+pub mod plan;
+pub mod promote;
 pub mod reconcile;
 pub mod static_repo;
 pub mod sync;
