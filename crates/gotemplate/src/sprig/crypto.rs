@@ -334,6 +334,14 @@ pub(super) fn register(t: &mut Templates) {
         );
         Ok(Value::Map(m))
     });
+    func(t, "encryptAES", 2, Some(2), |a| {
+        Ok(Value::from(encrypt_aes(arg_str(a, 0)?, arg_str(a, 1)?)))
+    });
+    func(t, "decryptAES", 2, Some(2), |a| {
+        decrypt_aes(arg_str(a, 0)?, arg_str(a, 1)?)
+            .map(Value::from)
+            .map_err(FuncError::Call)
+    });
     super::func_raw(t, "urlJoin", 1, Some(1), |a| {
         let d = arg_map(a, 0)?.unwrap_or_default();
         let get = |k: &str| d.get(k).map(|v| strval(&v)).unwrap_or_default();
@@ -349,6 +357,77 @@ pub(super) fn register(t: &mut Templates) {
         };
         Ok(Value::from(url_string(&u)))
     });
+}
+
+/// Sprig's key derivation: the password bytes copied into a zeroed 32-byte
+/// array (truncated if longer), giving AES-256.
+fn aes_key(password: &str) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let n = password.len().min(32);
+    key[..n].copy_from_slice(&password.as_bytes()[..n]);
+    key
+}
+
+const AES_BLOCK: usize = 16;
+
+/// AES-256-CBC with PKCS#7 padding and a random IV prepended, base64 (std)
+/// encoded, as Sprig's `encryptAES`. The empty plaintext encrypts to "".
+fn encrypt_aes(password: &str, plaintext: &str) -> String {
+    use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::NoPadding};
+    use rand::RngCore;
+    if plaintext.is_empty() {
+        return String::new();
+    }
+    let pad = AES_BLOCK - plaintext.len() % AES_BLOCK;
+    let mut buf = vec![0u8; AES_BLOCK];
+    rand::thread_rng().fill_bytes(&mut buf);
+    let iv: [u8; AES_BLOCK] = std::array::from_fn(|i| buf[i]);
+    buf.extend_from_slice(plaintext.as_bytes());
+    buf.extend(std::iter::repeat_n(pad as u8, pad));
+    let body_len = buf.len() - AES_BLOCK;
+    let enc = cbc::Encryptor::<aes::Aes256>::new(&aes_key(password).into(), &iv.into());
+    // The body is a whole number of blocks by construction, so NoPadding
+    // cannot fail; the padding was added by hand above to match Sprig.
+    if enc
+        .encrypt_padded_mut::<NoPadding>(&mut buf[AES_BLOCK..], body_len)
+        .is_err()
+    {
+        return String::new();
+    }
+    base64::engine::general_purpose::STANDARD.encode(buf)
+}
+
+/// The inverse of [`encrypt_aes`]. Like Sprig, the padding length is taken
+/// from the last byte without checking the padding bytes, so a wrong password
+/// yields garbage rather than an error; malformed input (which makes Sprig
+/// panic) is reported as an error instead.
+fn decrypt_aes(password: &str, crypt64: &str) -> Result<String, String> {
+    use aes::cipher::{BlockDecryptMut, KeyIvInit, block_padding::NoPadding};
+    if crypt64.is_empty() {
+        return Ok(String::new());
+    }
+    let mut crypt = base64::engine::general_purpose::STANDARD
+        .decode(crypt64)
+        .map_err(|e| go_b64_error(&e))?;
+    if crypt.len() < 2 * AES_BLOCK || !crypt.len().is_multiple_of(AES_BLOCK) {
+        return Err(format!(
+            "decryptAES: ciphertext is {} bytes; expected a 16-byte IV plus a whole, non-empty number of 16-byte blocks (was it made by encryptAES?)",
+            crypt.len()
+        ));
+    }
+    let iv: [u8; AES_BLOCK] = std::array::from_fn(|i| crypt[i]);
+    let dec = cbc::Decryptor::<aes::Aes256>::new(&aes_key(password).into(), &iv.into());
+    let body = dec
+        .decrypt_padded_mut::<NoPadding>(&mut crypt[AES_BLOCK..])
+        .map_err(|_| "decryptAES: ciphertext is not a whole number of blocks".to_string())?;
+    let pad = usize::from(body[body.len() - 1]);
+    if pad > body.len() {
+        return Err(format!(
+            "decryptAES: padding length {pad} exceeds the {} decrypted bytes (wrong password or corrupted data)",
+            body.len()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&body[..body.len() - pad]).into_owned())
 }
 
 fn go_b64_error(e: &base64::DecodeError) -> String {
@@ -373,5 +452,42 @@ mod tests {
         let u = uuidv4();
         assert_eq!(u.len(), 36);
         assert_eq!(&u[14..15], "4");
+    }
+
+    #[test]
+    fn aes_round_trip() {
+        for (pw, msg) in [
+            ("secretkey", "plaintext"),
+            ("", "exactly sixteen!"),
+            (
+                "a password longer than thirty-two bytes, truncated",
+                "héllo wörld",
+            ),
+        ] {
+            let c = encrypt_aes(pw, msg);
+            assert_ne!(c, msg);
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(&c)
+                .unwrap_or_default();
+            // IV plus padded body: a full extra block when already aligned.
+            assert_eq!(raw.len(), 16 + (msg.len() / 16 + 1) * 16);
+            assert_eq!(decrypt_aes(pw, &c).as_deref(), Ok(msg));
+        }
+        // A fresh IV each time.
+        assert_ne!(encrypt_aes("k", "m"), encrypt_aes("k", "m"));
+        assert_eq!(encrypt_aes("k", ""), "");
+        assert_eq!(decrypt_aes("k", "").as_deref(), Ok(""));
+        assert!(decrypt_aes("k", "not base64!").is_err());
+        assert!(decrypt_aes("k", "AAAA").is_err());
+    }
+
+    #[test]
+    fn aes_decrypts_openssl_vector() {
+        // From `openssl enc -aes-256-cbc` with key "secretkey" zero-padded to
+        // 32 bytes, IV 00..0f prepended, PKCS#7 padding: an independent
+        // implementation of the same format.
+        let c = "AAECAwQFBgcICQoLDA0OD4aChIkqfhLglmmHSXlA6r0=";
+        assert_eq!(decrypt_aes("secretkey", c).as_deref(), Ok("plaintext"));
+        assert_ne!(decrypt_aes("wrongkey", c).as_deref(), Ok("plaintext"));
     }
 }
