@@ -59,8 +59,8 @@
 //! `expected string; found 3`. Regexp and JSON syntax error texts differ. `values` returns map
 //! values in key order (Go: random order). `getHostByName` returns "" (no DNS while rendering).
 //! Not implemented (fail to parse as undefined functions): `genCA`, `genPrivateKey`,
-//! `genSelfSignedCert`, `genSignedCert`, `buildCustomCert`, `derivePassword`, `bcrypt`,
-//! `htpasswd`, `encryptAES`, `decryptAES` (and their `...WithKey` forms).
+//! `genSelfSignedCert`, `genSignedCert`, `buildCustomCert`, `derivePassword` (and the
+//! `...WithKey` forms).
 //!
 //! # Limits (no input can hang or exhaust memory)
 //! Nested template calls are limited to [`DEFAULT_MAX_DEPTH`] levels and

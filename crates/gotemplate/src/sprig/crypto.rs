@@ -334,6 +334,16 @@ pub(super) fn register(t: &mut Templates) {
         );
         Ok(Value::Map(m))
     });
+    func(t, "bcrypt", 1, Some(1), |a| {
+        Ok(Value::from(bcrypt_hash(arg_str(a, 0)?)))
+    });
+    func(t, "htpasswd", 3, Some(3), |a| {
+        Ok(Value::from(htpasswd(
+            arg_str(a, 0)?,
+            arg_str(a, 1)?,
+            arg_str(a, 2)?,
+        )))
+    });
     func(t, "encryptAES", 2, Some(2), |a| {
         Ok(Value::from(encrypt_aes(arg_str(a, 0)?, arg_str(a, 1)?)))
     });
@@ -357,6 +367,38 @@ pub(super) fn register(t: &mut Templates) {
         };
         Ok(Value::from(url_string(&u)))
     });
+}
+
+/// Go's `bcrypt.DefaultCost`, which Sprig uses.
+const BCRYPT_COST: u32 = 10;
+
+/// Sprig's `bcrypt`: a `$2a$` hash (the version Go's x/crypto writes) with a
+/// random salt. Like Go, passwords over 72 bytes are refused rather than
+/// silently truncated, and like Sprig the failure is returned as the text.
+fn bcrypt_hash(password: &str) -> String {
+    match bcrypt::non_truncating_hash_with_result(password, BCRYPT_COST) {
+        Ok(parts) => parts.format_for_version(bcrypt::Version::TwoA),
+        Err(bcrypt::BcryptError::Truncation(_)) => {
+            "failed to encrypt password with bcrypt: bcrypt: password length exceeds 72 bytes"
+                .into()
+        }
+        Err(e) => format!("failed to encrypt password with bcrypt: {e}"),
+    }
+}
+
+/// Sprig's `htpasswd`: `user:{SHA}base64(sha1)` for "sha", else a bcrypt
+/// line. A user name with ':' would corrupt the file, so Sprig returns a
+/// message instead of a line; we do the same.
+fn htpasswd(user: &str, password: &str, algorithm: &str) -> String {
+    if user.contains(':') {
+        return format!("invalid username: {user}");
+    }
+    if algorithm == "sha" {
+        let d = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, password.as_bytes());
+        let b = base64::engine::general_purpose::STANDARD.encode(d.as_ref());
+        return format!("{user}:{{SHA}}{b}");
+    }
+    format!("{user}:{}", bcrypt_hash(password))
 }
 
 /// Sprig's key derivation: the password bytes copied into a zeroed 32-byte
@@ -489,5 +531,25 @@ mod tests {
         let c = "AAECAwQFBgcICQoLDA0OD4aChIkqfhLglmmHSXlA6r0=";
         assert_eq!(decrypt_aes("secretkey", c).as_deref(), Ok("plaintext"));
         assert_ne!(decrypt_aes("wrongkey", c).as_deref(), Ok("plaintext"));
+    }
+
+    #[test]
+    fn bcrypt_and_htpasswd() {
+        let h = bcrypt_hash("s3cret");
+        assert!(h.starts_with("$2a$10$"), "{h}");
+        assert_eq!(h.len(), 60);
+        assert!(matches!(bcrypt::verify("s3cret", &h), Ok(true)));
+        assert!(matches!(bcrypt::verify("other", &h), Ok(false)));
+        assert!(bcrypt_hash(&"x".repeat(73)).contains("exceeds 72 bytes"));
+
+        // `htpasswd -nbs user password` writes this line.
+        assert_eq!(
+            htpasswd("user", "password", "sha"),
+            "user:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="
+        );
+        assert_eq!(htpasswd("a:b", "p", "sha"), "invalid username: a:b");
+        let line = htpasswd("user", "pw", "bcrypt");
+        let hash = line.strip_prefix("user:").unwrap_or_default();
+        assert!(matches!(bcrypt::verify("pw", hash), Ok(true)), "{line}");
     }
 }
