@@ -226,7 +226,8 @@ impl Comparison {
 struct Memo {
     desired_hash: u64,
     live_rv: String,
-    predicted: Value,
+    /// Dropped once the outcome is known: a warm compare needs only the outcome.
+    predicted: Option<Value>,
     /// (synced, diff) once computed for this prediction and live object.
     outcome: Option<(bool, String)>,
 }
@@ -307,7 +308,7 @@ impl Comparer {
                     .filter(|m| m.desired_hash == h && m.live_rv == rv(live));
                 match memo {
                     Some(m) => {
-                        item.predicted = Some(m.predicted);
+                        item.predicted = m.predicted;
                         if let Some((synced, diff)) = m.outcome {
                             item.state = if synced {
                                 ResourceState::Synced
@@ -362,7 +363,7 @@ impl Comparer {
                             Memo {
                                 desired_hash: h,
                                 live_rv,
-                                predicted: pred.clone(),
+                                predicted: Some(pred.clone()),
                                 outcome: None,
                             },
                         );
@@ -448,6 +449,7 @@ impl Comparer {
                                 && let Some(entry) = m.get_mut(&item.key)
                             {
                                 entry.outcome = Some((synced, d.diff.clone()));
+                                entry.predicted = None;
                             }
                             item.diff = d.diff;
                         }
