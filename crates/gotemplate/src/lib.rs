@@ -59,8 +59,7 @@
 //! `expected string; found 3`. Regexp and JSON syntax error texts differ. `values` returns map
 //! values in key order (Go: random order). `getHostByName` returns "" (no DNS while rendering).
 //! Not implemented (fail to parse as undefined functions): `genCA`, `genPrivateKey`,
-//! `genSelfSignedCert`, `genSignedCert`, `buildCustomCert`, `derivePassword` (and the
-//! `...WithKey` forms).
+//! `genSelfSignedCert`, `genSignedCert`, `buildCustomCert` (and the `...WithKey` forms).
 //!
 //! # Limits (no input can hang or exhaust memory)
 //! Nested template calls are limited to [`DEFAULT_MAX_DEPTH`] levels and

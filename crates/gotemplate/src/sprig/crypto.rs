@@ -334,6 +334,21 @@ pub(super) fn register(t: &mut Templates) {
         );
         Ok(Value::Map(m))
     });
+    func(t, "derivePassword", 5, Some(5), |a| {
+        let counter = arg_int(a, 0)?;
+        let counter = u32::try_from(counter).map_err(|_| {
+            FuncError::Call(format!(
+                "derivePassword: counter {counter} is out of range; use 0 to 4294967295"
+            ))
+        })?;
+        Ok(Value::from(derive_password(
+            counter,
+            arg_str(a, 1)?,
+            arg_str(a, 2)?,
+            arg_str(a, 3)?,
+            arg_str(a, 4)?,
+        )))
+    });
     func(t, "bcrypt", 1, Some(1), |a| {
         Ok(Value::from(bcrypt_hash(arg_str(a, 0)?)))
     });
@@ -369,6 +384,98 @@ pub(super) fn register(t: &mut Templates) {
     });
 }
 
+/// Master Password (Lyndir) site-password templates, by Sprig's type names.
+fn password_templates(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "maximum" => &["anoxxxxxxxxxxxxxxxxx", "axxxxxxxxxxxxxxxxxno"],
+        "long" => &[
+            "CvcvnoCvcvCvcv",
+            "CvcvCvcvnoCvcv",
+            "CvcvCvcvCvcvno",
+            "CvccnoCvcvCvcv",
+            "CvccCvcvnoCvcv",
+            "CvccCvcvCvcvno",
+            "CvcvnoCvccCvcv",
+            "CvcvCvccnoCvcv",
+            "CvcvCvccCvcvno",
+            "CvcvnoCvcvCvcc",
+            "CvcvCvcvnoCvcc",
+            "CvcvCvcvCvccno",
+            "CvccnoCvccCvcv",
+            "CvccCvccnoCvcv",
+            "CvccCvccCvcvno",
+            "CvcvnoCvccCvcc",
+            "CvcvCvccnoCvcc",
+            "CvcvCvccCvccno",
+            "CvccnoCvcvCvcc",
+            "CvccCvcvnoCvcc",
+            "CvccCvcvCvccno",
+        ],
+        "medium" => &["CvcnoCvc", "CvcCvcno"],
+        "short" => &["Cvcn"],
+        "basic" => &["aaanaaan", "aannaaan", "aaannaaa"],
+        "pin" => &["nnnn"],
+        _ => return None,
+    })
+}
+
+/// The character class each template letter draws from.
+fn template_chars(class: u8) -> &'static [u8] {
+    match class {
+        b'V' => b"AEIOU",
+        b'C' => b"BCDFGHJKLMNPQRSTVWXYZ",
+        b'v' => b"aeiou",
+        b'c' => b"bcdfghjklmnpqrstvwxyz",
+        b'A' => b"AEIOUBCDFGHJKLMNPQRSTVWXYZ",
+        b'a' => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz",
+        b'n' => b"0123456789",
+        b'o' => b"@&%?,=[]_:-+*$#!'^~;()/.",
+        _ => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz0123456789!@#$%^&*()",
+    }
+}
+
+const MASTER_PASSWORD_SEED: &[u8] = b"com.lyndir.masterpassword";
+
+/// Sprig's `derivePassword` (Master Password algorithm): the master key is
+/// scrypt(password, seed ‖ len(user) ‖ user; N=32768, r=8, p=2, 64 bytes),
+/// the site seed HMAC-SHA256(key, seed ‖ len(site) ‖ site ‖ counter) (lengths
+/// and counter big-endian u32), and the seed bytes pick a template and then
+/// one character per template letter. Like Sprig, failures come back as text.
+fn derive_password(counter: u32, kind: &str, password: &str, user: &str, site: &str) -> String {
+    let Some(templates) = password_templates(kind) else {
+        return format!("cannot find password template {kind}");
+    };
+    // Go writes len() as uint32, wrapping for (absurd) >4 GiB inputs; same here.
+    let len32 = |s: &str| (s.len() as u32).to_be_bytes();
+    let mut salt = MASTER_PASSWORD_SEED.to_vec();
+    salt.extend_from_slice(&len32(user));
+    salt.extend_from_slice(user.as_bytes());
+    let mut key = [0u8; 64];
+    let derived = scrypt::Params::new(15, 8, 2)
+        .map_err(|e| e.to_string())
+        .and_then(|p| {
+            scrypt::scrypt(password.as_bytes(), &salt, &p, &mut key).map_err(|e| e.to_string())
+        });
+    if let Err(e) = derived {
+        return format!("failed to derive password: {e}");
+    }
+    let mut msg = MASTER_PASSWORD_SEED.to_vec();
+    msg.extend_from_slice(&len32(site));
+    msg.extend_from_slice(site.as_bytes());
+    msg.extend_from_slice(&counter.to_be_bytes());
+    let tag = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key), &msg);
+    let seed = tag.as_ref();
+    let template = templates[usize::from(seed[0]) % templates.len()];
+    template
+        .bytes()
+        .zip(&seed[1..])
+        .map(|(class, &b)| {
+            let chars = template_chars(class);
+            char::from(chars[usize::from(b) % chars.len()])
+        })
+        .collect()
+}
+
 /// Go's `bcrypt.DefaultCost`, which Sprig uses.
 const BCRYPT_COST: u32 = 10;
 
@@ -379,10 +486,9 @@ fn bcrypt_hash(password: &str) -> String {
     match bcrypt::non_truncating_hash_with_result(password, BCRYPT_COST) {
         Ok(parts) => parts.format_for_version(bcrypt::Version::TwoA),
         Err(bcrypt::BcryptError::Truncation(_)) => {
-            "failed to encrypt password with bcrypt: bcrypt: password length exceeds 72 bytes"
-                .into()
+            "failed to encrypt string with bcrypt: bcrypt: password length exceeds 72 bytes".into()
         }
-        Err(e) => format!("failed to encrypt password with bcrypt: {e}"),
+        Err(e) => format!("failed to encrypt string with bcrypt: {e}"),
     }
 }
 
@@ -551,5 +657,29 @@ mod tests {
         let line = htpasswd("user", "pw", "bcrypt");
         let hash = line.strip_prefix("user:").unwrap_or_default();
         assert!(matches!(bcrypt::verify("pw", hash), Ok(true)), "{line}");
+    }
+
+    #[test]
+    fn derive_password_matches_sprig_vectors() {
+        // Sprig's own expectations (TestDerivePassword).
+        for (counter, kind, want) in [
+            (1, "long", "ZedaFaxcZaso9*"),
+            (2, "long", "Fovi2@JifpTupx"),
+            (1, "maximum", "pf4zS1LjCg&LjhsZ7T2~"),
+            (1, "medium", "ZedJuz8$"),
+            (1, "basic", "pIS54PLs"),
+            (1, "short", "Zed5"),
+            (1, "pin", "6685"),
+        ] {
+            assert_eq!(
+                derive_password(counter, kind, "password", "user", "example.com"),
+                want,
+                "{counter} {kind}"
+            );
+        }
+        assert_eq!(
+            derive_password(1, "huge", "p", "u", "s"),
+            "cannot find password template huge"
+        );
     }
 }

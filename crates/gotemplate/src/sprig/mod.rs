@@ -7,8 +7,7 @@
 //!
 //! Not provided (templates using them fail to parse with "function not defined", so Sextant's
 //! `auto` renderer falls back to the `helm` binary): `genCA`, `genCAWithKey`,
-//! `genPrivateKey`, `genSelfSignedCert(WithKey)`, `genSignedCert(WithKey)`, `buildCustomCert`,
-//! `derivePassword`.
+//! `genPrivateKey`, `genSelfSignedCert(WithKey)`, `genSignedCert(WithKey)`, `buildCustomCert`.
 
 mod conv;
 mod crypto;
