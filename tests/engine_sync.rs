@@ -713,3 +713,58 @@ async fn view_only_user_gets_forbidden_on_sync_while_diff_works() {
         Some("old")
     );
 }
+
+/// `sync --dry-run` of a fresh App whose destination namespace does not exist yet
+/// (CreateNamespace=true): the server cannot dry-run objects in a missing namespace, so the
+/// engine reports them as would-be-created (as Argo CD does) instead of failing, and leaves
+/// the cluster untouched; the real sync afterwards creates everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_into_namespace_not_yet_created_reports_would_create_and_changes_nothing() {
+    let kc = support::cluster().kubeconfig_path().to_path_buf();
+    let ns = fresh_ns("eng-dry");
+    let name = format!("dry-{ns}");
+    let repo = Arc::new(StaticRepo::new());
+    repo.set_app(app(&name, &ns, None));
+    let mut objs = manifests(1, false);
+    objs.push(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web"}}));
+    repo.commit(&name, "2222222bbbb", "initial", objs);
+    let h = engine(repo, &kc, "alice@test").await;
+    wait_app(&h, &name, "first compare", TIMEOUT, |s| {
+        s.compared_at.is_some()
+    })
+    .await;
+    let r = sync(
+        &h,
+        &name,
+        SyncOptions {
+            dry_run: true,
+            ..SyncOptions::default()
+        },
+    )
+    .await;
+    assert_succeeded(&r);
+    assert!(r.dry_run);
+    assert_eq!(r.resources.len(), 4, "{:?}", r.resources);
+    assert!(
+        r.resources
+            .iter()
+            .all(|x| x.code == ResultCode::WouldCreate && x.key.namespace == ns),
+        "{:?}",
+        r.resources
+    );
+    // Nothing was created: not the namespace, not the objects.
+    let nss: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(support::client().await);
+    assert!(
+        nss.get_opt(&ns).await.expect("namespace lookup").is_none(),
+        "dry run created namespace {ns}"
+    );
+    // The real sync then creates the namespace and all four objects.
+    let r = sync(&h, &name, SyncOptions::default()).await;
+    assert_succeeded(&r);
+    assert!(
+        r.resources.iter().all(|x| x.code == ResultCode::Created),
+        "{:?}",
+        r.resources
+    );
+    assert!(nss.get_opt(&ns).await.expect("namespace lookup").is_some());
+}

@@ -394,15 +394,24 @@ async fn execute(
         });
     }
     // CreateNamespace=true: the destination namespace first (untracked, as Argo CD).
-    if req.app.sync_policy.has_option("CreateNamespace=true") && !dry {
+    // On a dry run nothing is created, so objects in a namespace this sync would create
+    // cannot be dry-run on the server (it answers "namespace not found"); like Argo CD we
+    // report them as would-be-created instead of failing.
+    let mut pending_ns: Option<&str> = None;
+    let dest_ns = req.app.destination.namespace.as_str();
+    if req.app.sync_policy.has_option("CreateNamespace=true") && !dest_ns.is_empty() {
         let ns = json!({"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": req.app.destination.namespace}});
+            "metadata": {"name": dest_ns}});
         let gvk = Gvk::new("", "v1", "Namespace");
-        let exists = cluster
-            .get(&gvk, "", &req.app.destination.namespace)
-            .await
-            .map_err(fail)?;
-        if exists.is_none() {
+        let exists = cluster.get(&gvk, "", dest_ns).await.map_err(fail)?;
+        if exists.is_none() && dry {
+            pending_ns = Some(dest_ns);
+            p.note(
+                Phase::PreSync,
+                0,
+                format!("namespace {dest_ns} would be created (CreateNamespace=true)"),
+            );
+        } else if exists.is_none() {
             let created = cluster
                 .apply(&ns, ApplyOptions::default())
                 .await
@@ -458,7 +467,7 @@ async fn execute(
                 }
                 continue;
             }
-            let r = apply_one(req, t).await;
+            let r = apply_one(req, t, pending_ns).await;
             match r {
                 Ok(r) => {
                     if !dry {
@@ -496,9 +505,12 @@ fn fail(e: ClusterError) -> Failure {
     }
 }
 
+/// `pending_ns`: on a dry run, the destination namespace that does not exist yet but that
+/// this sync would create (CreateNamespace=true); objects in it skip the server dry run.
 async fn apply_one(
     req: &SyncRequest<'_>,
     t: &Task,
+    pending_ns: Option<&str>,
 ) -> Result<ResourceResult, (ResourceResult, Failure)> {
     let dry = req.options.dry_run;
     let cluster = req.cache.cluster();
@@ -511,6 +523,15 @@ async fn apply_one(
         code,
         message,
     };
+    if dry && pending_ns.is_some_and(|ns| ns == key.namespace) {
+        return Ok(mk(
+            ResultCode::WouldCreate,
+            format!(
+                "namespace {} does not exist yet (created by this sync): dry run skipped",
+                key.namespace
+            ),
+        ));
+    }
     if t.desired.kind_pending {
         if dry {
             // SkipDryRunOnMissingResource: the CRD is created by this very sync.
