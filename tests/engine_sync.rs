@@ -768,3 +768,40 @@ async fn dry_run_into_namespace_not_yet_created_reports_would_create_and_changes
     );
     assert!(nss.get_opt(&ns).await.expect("namespace lookup").is_some());
 }
+
+/// A desired object with an unparsable sync-wave annotation fails the sync before anything is
+/// applied, with plan.rs's message naming the object and the annotation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_wave_annotation_fails_the_sync_before_applying_anything() {
+    let kc = support::cluster().kubeconfig_path().to_path_buf();
+    let ns = fresh_ns("eng-wave");
+    let name = format!("wave-{ns}");
+    let repo = Arc::new(StaticRepo::new());
+    repo.set_app(app(&name, &ns, None));
+    let mut bad = configmap("bad", "b");
+    bad["metadata"]["annotations"] = json!({"argocd.argoproj.io/sync-wave": "soon"});
+    repo.commit(
+        &name,
+        "3333333cccc",
+        "initial",
+        vec![configmap("good", "g"), bad],
+    );
+    let h = engine(repo, &kc, "alice@test").await;
+    wait_app(&h, &name, "first compare", TIMEOUT, |s| {
+        s.compared_at.is_some()
+    })
+    .await;
+    let r = sync(&h, &name, SyncOptions::default()).await;
+    assert_eq!(r.phase, OperationPhase::Failed, "{r:?}");
+    assert!(
+        r.message.contains("ConfigMap")
+            && r.message.contains("bad")
+            && r.message.contains("argocd.argoproj.io/sync-wave")
+            && r.message.contains("\"soon\""),
+        "{}",
+        r.message
+    );
+    assert!(r.resources.is_empty(), "{:?}", r.resources);
+    let cm: Api<ConfigMap> = Api::namespaced(support::client().await, &ns);
+    assert!(cm.get_opt("good").await.map_or(true, |c| c.is_none()));
+}

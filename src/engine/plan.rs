@@ -389,7 +389,7 @@ pub fn wave_of(obj: &Value) -> Result<i32, ResourceProblem> {
 
 /// Phases a hook runs in; empty for a hook a sync does not run (e.g. Helm `test`, `pre-delete`).
 /// `None` when `obj` is not a hook. Argo CD's annotation wins over Helm's.
-fn hook_phases(obj: &Value) -> Result<Option<Vec<SyncPhase>>, ResourceProblem> {
+pub fn hook_phases(obj: &Value) -> Result<Option<Vec<SyncPhase>>, ResourceProblem> {
     if !is_hook(obj) {
         return Ok(None);
     }
@@ -433,7 +433,7 @@ fn hook_phases(obj: &Value) -> Result<Option<Vec<SyncPhase>>, ResourceProblem> {
 }
 
 /// Delete policies of a hook; BeforeHookCreation when none is given (Argo CD's default).
-fn delete_policies(obj: &Value) -> Result<Vec<HookDeletePolicy>, ResourceProblem> {
+pub fn delete_policies(obj: &Value) -> Result<Vec<HookDeletePolicy>, ResourceProblem> {
     let mut out = Vec::new();
     if let Some(raw) = annotation(obj, HOOK_DELETE_POLICY_ANNOTATION) {
         for t in csv(raw) {

@@ -19,153 +19,30 @@ use super::api::{
 use super::cache::LiveCache;
 use super::compare::{Comparison, DesiredObject, Prepared};
 use super::health::{self, HealthStatus};
+use super::plan::{self, HookDeletePolicy};
 use crate::app::{App, Backoff, RetryPolicy};
 use crate::cluster::{ApplyOptions, ClusterError, Gvk, Propagation};
 use crate::resource::ResourceKey;
 
-const HOOK_ANNOTATION: &str = "argocd.argoproj.io/hook";
-const HOOK_DELETE_POLICY: &str = "argocd.argoproj.io/hook-delete-policy";
-const HELM_HOOK: &str = "helm.sh/hook";
-const HELM_HOOK_DELETE_POLICY: &str = "helm.sh/hook-delete-policy";
-const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
-const SYNC_OPTIONS: &str = "argocd.argoproj.io/sync-options";
-const HELM_HOOK_WEIGHT: &str = "helm.sh/hook-weight";
-
 /// How long one wave (or hook) may take to become healthy.
 pub const DEFAULT_WAVE_TIMEOUT: Duration = Duration::from_secs(300);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Phase {
-    PreSync,
-    Sync,
-    PostSync,
-    SyncFail,
+/// Sync phases are plan.rs's; the executor orders tasks by them.
+pub use super::plan::SyncPhase as Phase;
+
+/// Wave of a live object (reporting of prunes only): its invalid wave annotation cannot stop
+/// a sync from removing it, so it counts as wave 0.
+fn live_wave(obj: &Value) -> i64 {
+    plan::wave_of(obj).map_or(0, i64::from)
 }
 
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::PreSync => "PreSync",
-            Phase::Sync => "Sync",
-            Phase::PostSync => "PostSync",
-            Phase::SyncFail => "SyncFail",
-        }
-    }
+/// Sync options of a live object (prunes): unparsable ones count as none given.
+fn live_options(obj: &Value) -> plan::ResourceOptions {
+    plan::parse_sync_options(obj).unwrap_or_default()
 }
 
-fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
-    obj.pointer("/metadata/annotations")?.get(key)?.as_str()
-}
-
-/// The phases a hook runs in (empty for a plain resource; `Skip` hooks are never applied).
-fn hook_phases(obj: &Value) -> Option<Vec<Phase>> {
-    if let Some(v) = annotation(obj, HOOK_ANNOTATION) {
-        let phases: Vec<Phase> = v
-            .split(',')
-            .filter_map(|t| match t.trim() {
-                "PreSync" => Some(Phase::PreSync),
-                "Sync" => Some(Phase::Sync),
-                "PostSync" => Some(Phase::PostSync),
-                "SyncFail" => Some(Phase::SyncFail),
-                _ => None,
-            })
-            .collect();
-        return Some(phases);
-    }
-    let v = annotation(obj, HELM_HOOK)?;
-    let mut phases = Vec::new();
-    for t in v.split(',').map(str::trim) {
-        let p = match t {
-            "pre-install" | "pre-upgrade" => Phase::PreSync,
-            "post-install" | "post-upgrade" => Phase::PostSync,
-            _ => continue,
-        };
-        if !phases.contains(&p) {
-            phases.push(p);
-        }
-    }
-    Some(phases)
-}
-
-/// Hook delete policies (Argo CD names; Helm's mapped). Default: BeforeHookCreation.
-fn delete_policies(obj: &Value) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    for key in [HOOK_DELETE_POLICY, HELM_HOOK_DELETE_POLICY] {
-        if let Some(v) = annotation(obj, key) {
-            for t in v.split(',').map(str::trim) {
-                let p = match t {
-                    "HookSucceeded" | "hook-succeeded" => "HookSucceeded",
-                    "HookFailed" | "hook-failed" => "HookFailed",
-                    "BeforeHookCreation" | "before-hook-creation" => "BeforeHookCreation",
-                    _ => continue,
-                };
-                if !out.contains(&p) {
-                    out.push(p);
-                }
-            }
-        }
-    }
-    if out.is_empty() {
-        out.push("BeforeHookCreation");
-    }
-    out
-}
-
-fn wave_of(obj: &Value) -> i64 {
-    annotation(obj, SYNC_WAVE)
-        .or_else(|| annotation(obj, HELM_HOOK_WEIGHT))
-        .and_then(|w| w.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn has_sync_option(obj: &Value, opt: &str) -> bool {
-    annotation(obj, SYNC_OPTIONS).is_some_and(|v| v.split(',').any(|o| o.trim() == opt))
-}
-
-/// Helm's install order, as gitops-engine uses it; other kinds go after.
-const KIND_ORDER: &[&str] = &[
-    "Namespace",
-    "NetworkPolicy",
-    "ResourceQuota",
-    "LimitRange",
-    "PodSecurityPolicy",
-    "PodDisruptionBudget",
-    "ServiceAccount",
-    "Secret",
-    "SecretList",
-    "ConfigMap",
-    "StorageClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "CustomResourceDefinition",
-    "ClusterRole",
-    "ClusterRoleList",
-    "ClusterRoleBinding",
-    "ClusterRoleBindingList",
-    "Role",
-    "RoleList",
-    "RoleBinding",
-    "RoleBindingList",
-    "Service",
-    "DaemonSet",
-    "Pod",
-    "ReplicationController",
-    "ReplicaSet",
-    "Deployment",
-    "HorizontalPodAutoscaler",
-    "StatefulSet",
-    "Job",
-    "CronJob",
-    "IngressClass",
-    "Ingress",
-    "APIService",
-];
-
-fn kind_rank(kind: &str) -> usize {
-    KIND_ORDER
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or(KIND_ORDER.len())
+fn problem(p: plan::ResourceProblem) -> String {
+    format!("{}: {}", p.resource, p.message)
 }
 
 /// One unit of work.
@@ -175,14 +52,16 @@ struct Task {
     wave: i64,
     desired: DesiredObject,
     hook: bool,
+    /// Delete policies of a hook (empty for a plain resource).
+    delete_policies: Vec<HookDeletePolicy>,
 }
 
 impl Task {
-    fn order(&self) -> (Phase, i64, usize, &str, &str) {
+    fn order(&self) -> (Phase, i64, i32, &str, &str) {
         (
             self.phase,
             self.wave,
-            kind_rank(&self.desired.key.kind),
+            plan::kind_order(&self.desired.key.kind),
             &self.desired.key.namespace,
             &self.desired.key.name,
         )
@@ -254,21 +133,42 @@ pub async fn run_once(req: &SyncRequest<'_>) -> OperationResult {
     // Tasks.
     let mut tasks: Vec<Task> = Vec::new();
     let mut skipped: Vec<ResourceResult> = Vec::new();
+    // Invalid wave/hook annotations on desired objects fail the attempt before anything is
+    // applied (plan.rs's parsers name the object and the annotation).
+    let mut problems: Vec<String> = Vec::new();
     for d in &req.prepared.objects {
         if !selected(req, &d.key) {
             continue;
         }
+        let wave = match plan::wave_of(&d.obj) {
+            Ok(w) => i64::from(w),
+            Err(e) => {
+                problems.push(problem(e));
+                continue;
+            }
+        };
         if d.hook {
             // Partial syncs do not run hooks (as Argo CD).
             if !req.options.resources.is_empty() {
                 continue;
             }
-            for phase in hook_phases(&d.obj).unwrap_or_default() {
+            let parsed = plan::hook_phases(&d.obj).and_then(|phases| {
+                Ok((phases.unwrap_or_default(), plan::delete_policies(&d.obj)?))
+            });
+            let (phases, delete_policies) = match parsed {
+                Ok(x) => x,
+                Err(e) => {
+                    problems.push(problem(e));
+                    continue;
+                }
+            };
+            for phase in phases {
                 tasks.push(Task {
                     phase,
-                    wave: wave_of(&d.obj),
+                    wave,
                     desired: d.clone(),
                     hook: true,
+                    delete_policies: delete_policies.clone(),
                 });
             }
             continue;
@@ -282,7 +182,7 @@ pub async fn run_once(req: &SyncRequest<'_>) -> OperationResult {
             skipped.push(ResourceResult {
                 key: d.key.clone(),
                 phase: "Sync".into(),
-                wave: wave_of(&d.obj),
+                wave,
                 code: ResultCode::Unchanged,
                 message: "already in sync (ApplyOutOfSyncOnly)".into(),
             });
@@ -290,9 +190,10 @@ pub async fn run_once(req: &SyncRequest<'_>) -> OperationResult {
         }
         tasks.push(Task {
             phase: Phase::Sync,
-            wave: wave_of(&d.obj),
+            wave,
             desired: d.clone(),
             hook: false,
+            delete_policies: Vec::new(),
         });
     }
     tasks.sort_by(|a, b| a.order().cmp(&b.order()));
@@ -324,7 +225,7 @@ pub async fn run_once(req: &SyncRequest<'_>) -> OperationResult {
         total: p.total,
     });
 
-    let outcome = execute(req, &tasks, &extras, &mut p).await;
+    let outcome = execute(req, &tasks, &extras, &problems, &mut p).await;
     let (phase, message) = match outcome {
         Ok(()) => (
             OperationPhase::Succeeded,
@@ -366,6 +267,7 @@ async fn execute(
     req: &SyncRequest<'_>,
     tasks: &[Task],
     extras: &[(ResourceKey, Option<Gvk>, Arc<Value>)],
+    problems: &[String],
     p: &mut Progress<'_>,
 ) -> Result<(), Failure> {
     let dry = req.options.dry_run;
@@ -388,9 +290,16 @@ async fn execute(
             });
         }
     }
-    if !req.prepared.errors.is_empty() {
+    if !req.prepared.errors.is_empty() || !problems.is_empty() {
+        let all: Vec<&str> = req
+            .prepared
+            .errors
+            .iter()
+            .chain(problems)
+            .map(String::as_str)
+            .collect();
         return Err(Failure {
-            message: req.prepared.errors.join("\n"),
+            message: all.join("\n"),
         });
     }
     // CreateNamespace=true: the destination namespace first (untracked, as Argo CD).
@@ -428,11 +337,11 @@ async fn execute(
     let mut pruned = false;
     let prune_last: Vec<_> = extras
         .iter()
-        .filter(|(_, _, live)| has_sync_option(live, "PruneLast=true"))
+        .filter(|(_, _, live)| live_options(live).prune_last)
         .collect();
     let prune_now: Vec<_> = extras
         .iter()
-        .filter(|(_, _, live)| !has_sync_option(live, "PruneLast=true"))
+        .filter(|(_, _, live)| !live_options(live).prune_last)
         .collect();
     let keys: Vec<(Phase, i64)> = groups.keys().copied().collect();
     for (gi, (phase, wave)) in keys.iter().enumerate() {
@@ -642,7 +551,7 @@ async fn wait_healthy(
 async fn run_hook(req: &SyncRequest<'_>, t: &Task, p: &mut Progress<'_>) -> ResourceResult {
     let cluster = req.cache.cluster();
     let key = &t.desired.key;
-    let policies = delete_policies(&t.desired.obj);
+    let policies = &t.delete_policies;
     let mk = |code: ResultCode, message: String| ResourceResult {
         key: key.clone(),
         phase: t.phase.as_str().into(),
@@ -651,7 +560,7 @@ async fn run_hook(req: &SyncRequest<'_>, t: &Task, p: &mut Progress<'_>) -> Reso
         message,
     };
     let gvk = &t.desired.gvk;
-    if policies.contains(&"BeforeHookCreation") {
+    if policies.contains(&HookDeletePolicy::BeforeHookCreation) {
         match cluster
             .delete(gvk, &key.namespace, &key.name, Propagation::Foreground)
             .await
@@ -699,8 +608,9 @@ async fn run_hook(req: &SyncRequest<'_>, t: &Task, p: &mut Progress<'_>) -> Reso
             _ => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     };
-    let delete = (code == ResultCode::HookSucceeded && policies.contains(&"HookSucceeded"))
-        || (code == ResultCode::HookFailed && policies.contains(&"HookFailed"));
+    let delete = (code == ResultCode::HookSucceeded
+        && policies.contains(&HookDeletePolicy::HookSucceeded))
+        || (code == ResultCode::HookFailed && policies.contains(&HookDeletePolicy::HookFailed));
     if delete {
         let _ = cluster
             .delete(gvk, &key.namespace, &key.name, Propagation::Background)
@@ -729,7 +639,7 @@ async fn prune(
         let mk = |code: ResultCode, message: &str| ResourceResult {
             key: key.clone(),
             phase: "Sync".into(),
-            wave: wave_of(live),
+            wave: live_wave(live),
             code,
             message: message.to_string(),
         };
@@ -740,7 +650,7 @@ async fn prune(
             ));
             continue;
         }
-        if has_sync_option(live, "Prune=false") {
+        if live_options(live).no_prune {
             p.record(mk(ResultCode::PruneSkipped, "Prune=false on the object"));
             continue;
         }
@@ -825,33 +735,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hook_phases_from_argo_and_helm() {
-        let a = json!({"metadata": {"annotations": {HOOK_ANNOTATION: "PreSync,PostSync"}}});
-        assert_eq!(hook_phases(&a), Some(vec![Phase::PreSync, Phase::PostSync]));
-        let h = json!({"metadata": {"annotations": {HELM_HOOK: "pre-install,pre-upgrade"}}});
-        assert_eq!(hook_phases(&h), Some(vec![Phase::PreSync]));
-        let plain = json!({"metadata": {}});
-        assert_eq!(hook_phases(&plain), None);
+    fn live_objects_parse_leniently() {
+        let w = |v: &str| json!({"metadata": {"annotations": {plan::SYNC_WAVE_ANNOTATION: v}}});
+        assert_eq!(live_wave(&w("-2")), -2);
+        assert_eq!(live_wave(&w("soon")), 0);
+        assert_eq!(live_wave(&json!({})), 0);
     }
 
     #[test]
-    fn delete_policy_default_and_helm() {
-        assert_eq!(delete_policies(&json!({})), vec!["BeforeHookCreation"]);
-        let h = json!({"metadata": {"annotations": {HELM_HOOK_DELETE_POLICY: "hook-succeeded"}}});
-        assert_eq!(delete_policies(&h), vec!["HookSucceeded"]);
-    }
-
-    #[test]
-    fn waves_and_kind_order() {
-        assert_eq!(
-            wave_of(&json!({"metadata": {"annotations": {SYNC_WAVE: "-2"}}})),
-            -2
-        );
-        assert_eq!(wave_of(&json!({})), 0);
-        assert!(kind_rank("Namespace") < kind_rank("ConfigMap"));
-        assert!(kind_rank("ConfigMap") < kind_rank("Deployment"));
-        assert!(kind_rank("CustomResourceDefinition") < kind_rank("Deployment"));
-        assert!(kind_rank("Deployment") < kind_rank("Widget"));
+    fn kind_order_puts_namespaces_first_and_unknown_kinds_last() {
+        let k = plan::kind_order;
+        assert!(k("Namespace") < k("ConfigMap"));
+        assert!(k("ConfigMap") < k("Deployment"));
+        assert!(k("CustomResourceDefinition") < k("Deployment"));
+        assert!(k("Deployment") < k("Widget"));
     }
 
     #[test]
@@ -864,10 +761,12 @@ mod tests {
     }
 
     #[test]
-    fn sync_options_on_objects() {
-        let o = json!({"metadata": {"annotations": {SYNC_OPTIONS: "Prune=false, PruneLast=true"}}});
-        assert!(has_sync_option(&o, "Prune=false"));
-        assert!(has_sync_option(&o, "PruneLast=true"));
-        assert!(!has_sync_option(&o, "Validate=false"));
+    fn sync_options_on_live_objects() {
+        let o = |v: &str| json!({"metadata": {"annotations": {plan::SYNC_OPTIONS_ANNOTATION: v}}});
+        let opts = live_options(&o("Prune=false, PruneLast=true"));
+        assert!(opts.no_prune && opts.prune_last);
+        assert!(!live_options(&o("Validate=false")).prune_last);
+        // Unparsable options on a live object: treated as none, the prune goes ahead.
+        assert!(!live_options(&o("Prune=maybe")).no_prune);
     }
 }
