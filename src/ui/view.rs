@@ -1591,7 +1591,9 @@ fn render_dialog(state: &State, d: &Dialog, f: &mut Frame, area: Rect) {
                     if let Some(r) = &o.retrying {
                         v.push(Line::from(Span::styled(r.clone(), t.warn)));
                     }
-                    if !o.message.is_empty() {
+                    // The last progress message ("Unchanged Ingress …") only while running: once
+                    // finished, the per-resource results say it all.
+                    if finished.is_none() && !o.message.is_empty() {
                         v.push(Line::from(Span::styled(o.message.clone(), t.dim)));
                     }
                     let results = finished.map(|r| &r.resources).unwrap_or(&o.results);
