@@ -3,22 +3,24 @@
 //! process. Each test has its own sandbox, App and namespace; desired state comes from an
 //! in-memory repository (`StaticRepo`), so these exercise the engine itself.
 
+mod scenario;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sextant::app::{
-    App, AppSource, Automated, Destination, DirectorySource, SourceKind, SyncPolicy,
-};
+use sextant::app::Automated;
 use sextant::cluster::sandbox::{Registry, SandboxCluster};
 use sextant::cluster::{Cluster, Gvk, SingleCluster};
 use sextant::engine::api::{
     AppState, Command, CommandOutcome, EngineHandle, Event, HealthStatus, OperationPhase,
-    OperationResult, ResourceState, ResultCode, SyncOptions, SyncStatus,
+    ResourceState, ResultCode, SyncOptions, SyncStatus,
 };
 use sextant::engine::static_repo::StaticRepo;
 use sextant::engine::{Engine, EngineOptions};
+
+use scenario::{app, assert_succeeded, configmap, deployment, manifests, sync};
 
 /// Sandbox pods are Ready about 3.2 s after creation; this leaves room on a loaded machine
 /// while keeping a hang far below the suite's 60 s budget.
@@ -29,66 +31,6 @@ const NO_SELF_HEAL: Automated = Automated {
     self_heal: false,
     allow_empty: false,
 };
-
-fn app(name: &str, ns: &str, automated: Option<Automated>) -> App {
-    App {
-        name: name.into(),
-        env: name.into(),
-        project: "default".into(),
-        origin: "test".into(),
-        source: AppSource {
-            repo_url: "memory".into(),
-            path: "manifests".into(),
-            target_revision: "HEAD".into(),
-            kind: SourceKind::Directory(DirectorySource::default()),
-        },
-        destination: Destination {
-            server: None,
-            name: None,
-            namespace: ns.into(),
-        },
-        sync_policy: SyncPolicy {
-            automated,
-            sync_options: vec!["CreateNamespace=true".into()],
-            retry: None,
-        },
-        revision_history_limit: 10,
-        ignore_differences: vec![],
-    }
-}
-
-fn deployment(name: &str, replicas: i64) -> Value {
-    json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "labels": {"app": name}},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "main", "image": "example.test/web:1.0"}]}
-            }
-        }
-    })
-}
-
-fn configmap(name: &str, value: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": value}})
-}
-
-/// The test App: a ConfigMap, the web Deployment, a Service, and optionally a second ConfigMap.
-fn manifests(replicas: i64, with_extra: bool) -> Vec<Value> {
-    let mut v = vec![
-        configmap("settings", "a"),
-        deployment("web", replicas),
-        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
-            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}),
-    ];
-    if with_extra {
-        v.push(configmap("extra", "x"));
-    }
-    v
-}
 
 /// A running sandbox (controllers started inside the test's runtime).
 fn sandbox() -> SandboxCluster {
@@ -184,35 +126,12 @@ async fn compared(h: &EngineHandle, app: &str) -> AppState {
     wait_app(h, app, "first compare", |s| s.compared_at.is_some()).await
 }
 
-async fn sync(h: &EngineHandle, app: &str, options: SyncOptions) -> OperationResult {
-    match h
-        .call(Command::Sync {
-            app: app.into(),
-            options,
-        })
-        .await
-    {
-        CommandOutcome::Operation(r) => r,
-        other => panic!("sync of {app}: unexpected outcome {other:?}"),
-    }
-}
-
 async fn refresh(h: &EngineHandle, app: &str) {
     h.call(Command::Refresh {
         app: Some(app.into()),
         hard: true,
     })
     .await;
-}
-
-fn assert_succeeded(r: &OperationResult) {
-    assert_eq!(
-        r.phase,
-        OperationPhase::Succeeded,
-        "operation failed: {} {:?}",
-        r.message,
-        r.resources
-    );
 }
 
 async fn wait_ready_replicas(sb: &SandboxCluster, ns: &str, want: i64) {

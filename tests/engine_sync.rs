@@ -3,6 +3,7 @@
 //! namespace with its own App name; desired state comes from an in-memory repository
 //! (`StaticRepo`) so the tests exercise the engine itself.
 
+mod scenario;
 mod support;
 
 use std::path::Path;
@@ -12,85 +13,20 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use serde_json::{Value, json};
-use sextant::app::{
-    App, AppSource, Automated, Destination, DirectorySource, SourceKind, SyncPolicy,
-};
+use serde_json::json;
+use sextant::app::Automated;
 use sextant::cluster::SingleCluster;
 use sextant::cluster::kube::KubeCluster;
 use sextant::engine::api::{
-    AppState, Command, CommandOutcome, EngineHandle, HealthStatus, OperationPhase, OperationResult,
-    ResultCode, SyncOptions, SyncStatus,
+    AppState, Command, CommandOutcome, EngineHandle, HealthStatus, OperationPhase, ResultCode,
+    SyncOptions, SyncStatus,
 };
 use sextant::engine::static_repo::StaticRepo;
 use sextant::engine::{Engine, EngineOptions};
 
+use scenario::{app, assert_succeeded, configmap, deployment, manifests, sync};
+
 const TIMEOUT: Duration = Duration::from_secs(120);
-
-fn app(name: &str, ns: &str, automated: Option<Automated>) -> App {
-    App {
-        name: name.into(),
-        env: name.into(),
-        project: "default".into(),
-        origin: "test".into(),
-        source: AppSource {
-            repo_url: "memory".into(),
-            path: "manifests".into(),
-            target_revision: "HEAD".into(),
-            kind: SourceKind::Directory(DirectorySource::default()),
-        },
-        destination: Destination {
-            server: None,
-            name: None,
-            namespace: ns.into(),
-        },
-        sync_policy: SyncPolicy {
-            automated,
-            sync_options: vec!["CreateNamespace=true".into()],
-            retry: None,
-        },
-        revision_history_limit: 10,
-        ignore_differences: vec![],
-    }
-}
-
-fn deployment(name: &str, replicas: i64) -> Value {
-    json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": {"app": name}},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "main", "image": "registry.invalid/web:1.0"}]}
-            }
-        }
-    })
-}
-
-fn configmap(name: &str, value: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": value}})
-}
-
-fn service(name: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-        "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}})
-}
-
-/// Manifests of the test App: web Deployment, a Service, two ConfigMaps (one optional).
-fn manifests(replicas: i64, with_extra: bool) -> Vec<Value> {
-    let mut v = vec![
-        configmap("settings", "a"),
-        deployment("web", replicas),
-        service("web"),
-    ];
-    if with_extra {
-        v.push(configmap("extra", "x"));
-    }
-    v
-}
 
 async fn engine(repo: Arc<StaticRepo>, kubeconfig: &Path, user: &str) -> EngineHandle {
     let cluster = KubeCluster::connect(Some(kubeconfig), None)
@@ -137,29 +73,6 @@ async fn wait_app(
         }
         let _ = tokio::time::timeout(deadline - now, rx.changed()).await;
     }
-}
-
-async fn sync(h: &EngineHandle, app: &str, options: SyncOptions) -> OperationResult {
-    match h
-        .call(Command::Sync {
-            app: app.into(),
-            options,
-        })
-        .await
-    {
-        CommandOutcome::Operation(r) => r,
-        other => panic!("sync of {app}: unexpected outcome {other:?}"),
-    }
-}
-
-fn assert_succeeded(r: &OperationResult) {
-    assert_eq!(
-        r.phase,
-        OperationPhase::Succeeded,
-        "operation failed: {} {:?}",
-        r.message,
-        r.resources
-    );
 }
 
 /// A fresh namespace name the engine creates itself (CreateNamespace=true).
