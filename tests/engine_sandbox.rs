@@ -20,7 +20,7 @@ use sextant::engine::api::{
 use sextant::engine::static_repo::StaticRepo;
 use sextant::engine::{Engine, EngineOptions};
 
-use scenario::{app, assert_succeeded, configmap, deployment, manifests, sync};
+use scenario::{app, assert_succeeded, configmap, deployment, manifests, sync, wait_app};
 
 /// Sandbox pods are Ready about 3.2 s after creation; this leaves room on a loaded machine
 /// while keeping a hang far below the suite's 60 s budget.
@@ -84,46 +84,11 @@ where
     }
 }
 
-/// Wait for the engine's state of `app` to satisfy `pred`; the panic shows the whole App state.
-async fn wait_app(
-    h: &EngineHandle,
-    app: &str,
-    what: &str,
-    pred: impl Fn(&AppState) -> bool,
-) -> AppState {
-    let mut rx = h.state.clone();
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        let snap = rx.borrow_and_update().clone();
-        if let Some(s) = snap.app(app)
-            && pred(s)
-        {
-            return s.clone();
-        }
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            let s = snap.app(app);
-            panic!(
-                "timed out after {TIMEOUT:?} waiting for {what} on {app}; sync={:?} health={:?} ({}) conditions={:?} op={:?} history={} rows={:?}",
-                s.map(|s| s.sync),
-                s.map(|s| s.health),
-                s.map(|s| s.health_message.clone()).unwrap_or_default(),
-                s.map(|s| s.conditions.clone()),
-                s.and_then(|s| s.operation.clone()),
-                s.map_or(0, |s| s.history.len()),
-                s.map(|s| s
-                    .resources
-                    .iter()
-                    .map(|r| format!("{} {:?} {:?}", r.key, r.state, r.health))
-                    .collect::<Vec<_>>())
-            );
-        }
-        let _ = tokio::time::timeout(deadline - now, rx.changed()).await;
-    }
-}
-
 async fn compared(h: &EngineHandle, app: &str) -> AppState {
-    wait_app(h, app, "first compare", |s| s.compared_at.is_some()).await
+    wait_app(h, app, "first compare", TIMEOUT, |s| {
+        s.compared_at.is_some()
+    })
+    .await
 }
 
 async fn refresh(h: &EngineHandle, app: &str) {
@@ -176,7 +141,7 @@ async fn first_sync_creates_namespace_and_resources_and_deployment_becomes_healt
         live(&sb, "v1", "Namespace", "", ns).await.is_some(),
         "CreateNamespace=true created {ns}"
     );
-    let st = wait_app(&h, name, "Synced and Healthy", |s| {
+    let st = wait_app(&h, name, "Synced and Healthy", TIMEOUT, |s| {
         s.sync == SyncStatus::Synced && s.health == HealthStatus::Healthy
     })
     .await;
@@ -213,11 +178,14 @@ async fn scaling_change_goes_out_of_sync_then_synced_with_new_replicas_ready() {
     let h = engine(repo.clone(), &sb, "bob@test");
     compared(&h, name).await;
     assert_succeeded(&sync(&h, name, SyncOptions::default()).await);
-    wait_app(&h, name, "Synced", |s| s.sync == SyncStatus::Synced).await;
+    wait_app(&h, name, "Synced", TIMEOUT, |s| {
+        s.sync == SyncStatus::Synced
+    })
+    .await;
 
     repo.commit(name, "2222222bbbb", "scale web to 5", manifests(5, false));
     refresh(&h, name).await;
-    let st = wait_app(&h, name, "OutOfSync at the new revision", |s| {
+    let st = wait_app(&h, name, "OutOfSync at the new revision", TIMEOUT, |s| {
         s.sync == SyncStatus::OutOfSync
             && s.revision.as_ref().is_some_and(|r| r.sha == "2222222bbbb")
     })
@@ -237,7 +205,7 @@ async fn scaling_change_goes_out_of_sync_then_synced_with_new_replicas_ready() {
     );
 
     assert_succeeded(&sync(&h, name, SyncOptions::default()).await);
-    wait_app(&h, name, "Synced and Healthy at 5", |s| {
+    wait_app(&h, name, "Synced and Healthy at 5", TIMEOUT, |s| {
         s.sync == SyncStatus::Synced && s.health == HealthStatus::Healthy
     })
     .await;
@@ -265,7 +233,7 @@ async fn removed_resource_is_pruned_and_only_it() {
 
     repo.commit(name, "3333333bbbb", "drop extra", manifests(1, false));
     refresh(&h, name).await;
-    let st = wait_app(&h, name, "extra detected", |s| {
+    let st = wait_app(&h, name, "extra detected", TIMEOUT, |s| {
         s.revision.as_ref().is_some_and(|r| r.sha == "3333333bbbb")
             && s.sync == SyncStatus::OutOfSync
     })
@@ -325,7 +293,7 @@ async fn removed_resource_is_pruned_and_only_it() {
             .await
             .is_some()
     );
-    wait_app(&h, name, "Synced after prune", |s| {
+    wait_app(&h, name, "Synced after prune", TIMEOUT, |s| {
         s.sync == SyncStatus::Synced
     })
     .await;
@@ -348,7 +316,7 @@ async fn manual_change_is_detected_as_drift_and_reverted_by_self_heal() {
     repo.commit(name, "4444444aaaa", "initial", manifests(2, false));
     let h = engine(repo, &sb, "dave@test");
     // Auto-sync applies the new revision by itself.
-    wait_app(&h, name, "auto-synced", |s| {
+    wait_app(&h, name, "auto-synced", TIMEOUT, |s| {
         s.sync == SyncStatus::Synced && s.history.len() == 1
     })
     .await;
@@ -366,7 +334,7 @@ async fn manual_change_is_detected_as_drift_and_reverted_by_self_heal() {
         }
     })
     .await;
-    let st = wait_app(&h, name, "Synced after self-heal, recorded", |s| {
+    let st = wait_app(&h, name, "Synced after self-heal, recorded", TIMEOUT, |s| {
         s.sync == SyncStatus::Synced && s.history.len() >= 2
     })
     .await;
@@ -392,7 +360,10 @@ async fn history_holds_revisions_and_rollback_refused_with_auto_sync_then_works_
         vec![configmap("settings", "one")],
     );
     let h = engine(repo.clone(), &sb, "erin@test");
-    wait_app(&h, name, "auto-synced v1", |s| s.history.len() == 1).await;
+    wait_app(&h, name, "auto-synced v1", TIMEOUT, |s| {
+        s.history.len() == 1
+    })
+    .await;
     repo.commit(
         name,
         "5555555bbbb",
@@ -400,7 +371,7 @@ async fn history_holds_revisions_and_rollback_refused_with_auto_sync_then_works_
         vec![configmap("settings", "two")],
     );
     refresh(&h, name).await;
-    let st = wait_app(&h, name, "auto-synced v2", |s| {
+    let st = wait_app(&h, name, "auto-synced v2", TIMEOUT, |s| {
         s.history.len() == 2 && s.sync == SyncStatus::Synced
     })
     .await;
@@ -452,7 +423,7 @@ async fn history_holds_revisions_and_rollback_refused_with_auto_sync_then_works_
         .await
         .expect("settings");
     assert_eq!(cm.pointer("/data/k").and_then(Value::as_str), Some("one"));
-    let st = wait_app(&h, name, "rolled back, OutOfSync vs Git", |s| {
+    let st = wait_app(&h, name, "rolled back, OutOfSync vs Git", TIMEOUT, |s| {
         s.history.len() == 3 && s.sync == SyncStatus::OutOfSync
     })
     .await;

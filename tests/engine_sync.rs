@@ -18,13 +18,13 @@ use sextant::app::Automated;
 use sextant::cluster::SingleCluster;
 use sextant::cluster::kube::KubeCluster;
 use sextant::engine::api::{
-    AppState, Command, CommandOutcome, EngineHandle, HealthStatus, OperationPhase, ResultCode,
-    SyncOptions, SyncStatus,
+    Command, CommandOutcome, EngineHandle, HealthStatus, OperationPhase, ResultCode, SyncOptions,
+    SyncStatus,
 };
 use sextant::engine::static_repo::StaticRepo;
 use sextant::engine::{Engine, EngineOptions};
 
-use scenario::{app, assert_succeeded, configmap, deployment, manifests, sync};
+use scenario::{app, assert_succeeded, configmap, deployment, manifests, sync, wait_app};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -36,43 +36,6 @@ async fn engine(repo: Arc<StaticRepo>, kubeconfig: &Path, user: &str) -> EngineH
     opts.user = user.into();
     opts.poll = false;
     Engine::start(opts)
-}
-
-async fn wait_app(
-    h: &EngineHandle,
-    app: &str,
-    what: &str,
-    timeout: Duration,
-    pred: impl Fn(&AppState) -> bool,
-) -> AppState {
-    let mut rx = h.state.clone();
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let snap = rx.borrow_and_update().clone();
-        if let Some(s) = snap.app(app)
-            && pred(s)
-        {
-            return s.clone();
-        }
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            let s = snap.app(app);
-            panic!(
-                "timed out waiting for {what} on {app}; state: sync={:?} health={:?} ({}) conditions={:?} op={:?} rows={:?}",
-                s.map(|s| s.sync),
-                s.map(|s| s.health),
-                s.map(|s| s.health_message.clone()).unwrap_or_default(),
-                s.map(|s| s.conditions.clone()),
-                s.and_then(|s| s.operation.clone()),
-                s.map(|s| s
-                    .resources
-                    .iter()
-                    .map(|r| format!("{} {:?} {:?}", r.key, r.state, r.health))
-                    .collect::<Vec<_>>())
-            );
-        }
-        let _ = tokio::time::timeout(deadline - now, rx.changed()).await;
-    }
 }
 
 /// A fresh namespace name the engine creates itself (CreateNamespace=true).

@@ -7,8 +7,10 @@ use serde_json::{Value, json};
 use sextant::app::{
     App, AppSource, Automated, Destination, DirectorySource, SourceKind, SyncPolicy,
 };
+use std::time::Duration;
+
 use sextant::engine::api::{
-    Command, CommandOutcome, EngineHandle, OperationPhase, OperationResult, SyncOptions,
+    AppState, Command, CommandOutcome, EngineHandle, OperationPhase, OperationResult, SyncOptions,
 };
 
 pub fn app(name: &str, ns: &str, automated: Option<Automated>) -> App {
@@ -97,4 +99,44 @@ pub fn assert_succeeded(r: &OperationResult) {
         r.message,
         r.resources
     );
+}
+
+/// Wait until the engine's state of `app` satisfies `pred`; on timeout, panic with the App's
+/// whole state.
+pub async fn wait_app(
+    h: &EngineHandle,
+    app: &str,
+    what: &str,
+    timeout: Duration,
+    pred: impl Fn(&AppState) -> bool,
+) -> AppState {
+    let mut rx = h.state.clone();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let snap = rx.borrow_and_update().clone();
+        if let Some(s) = snap.app(app)
+            && pred(s)
+        {
+            return s.clone();
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            let s = snap.app(app);
+            panic!(
+                "timed out after {timeout:?} waiting for {what} on {app}; sync={:?} health={:?} ({}) conditions={:?} op={:?} history={} rows={:?}",
+                s.map(|s| s.sync),
+                s.map(|s| s.health),
+                s.map(|s| s.health_message.clone()).unwrap_or_default(),
+                s.map(|s| s.conditions.clone()),
+                s.and_then(|s| s.operation.clone()),
+                s.map_or(0, |s| s.history.len()),
+                s.map(|s| s
+                    .resources
+                    .iter()
+                    .map(|r| format!("{} {:?} {:?}", r.key, r.state, r.health))
+                    .collect::<Vec<_>>())
+            );
+        }
+        let _ = tokio::time::timeout(deadline - now, rx.changed()).await;
+    }
 }
