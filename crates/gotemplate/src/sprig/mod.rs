@@ -16,6 +16,7 @@ mod dicts;
 mod json;
 mod lists;
 mod math;
+mod pki;
 mod regex_fns;
 mod semver;
 mod strings;
@@ -57,6 +58,7 @@ pub fn register(t: &mut Templates) {
     regex_fns::register(t);
     semver::register(t);
     crypto::register(t);
+    pki::register(t);
     dates::register(t);
 }
 
