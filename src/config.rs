@@ -140,6 +140,8 @@ pub struct ReconcileConfig {
     pub poll_interval_secs: u64,
     /// Random extra delay added to each poll, in seconds (Argo CD: up to 60).
     pub poll_jitter_secs: u64,
+    /// How long a sync waits for one wave (or hook) to become healthy, in seconds.
+    pub wave_timeout_secs: u64,
 }
 
 impl Default for ReconcileConfig {
@@ -147,6 +149,7 @@ impl Default for ReconcileConfig {
         Self {
             poll_interval_secs: 120,
             poll_jitter_secs: 60,
+            wave_timeout_secs: 300,
         }
     }
 }

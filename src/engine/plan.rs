@@ -432,6 +432,12 @@ pub fn hook_phases(obj: &Value) -> Result<Option<Vec<SyncPhase>>, ResourceProble
     Ok(Some(phases))
 }
 
+/// `argocd.argoproj.io/hook: Skip` alone: the object is neither a hook nor synced (Argo CD
+/// leaves it out of the sync entirely).
+pub fn is_skipped(obj: &Value) -> bool {
+    annotation(obj, HOOK_ANNOTATION).is_some_and(|h| csv(h).eq(["Skip"]))
+}
+
 /// Delete policies of a hook; BeforeHookCreation when none is given (Argo CD's default).
 pub fn delete_policies(obj: &Value) -> Result<Vec<HookDeletePolicy>, ResourceProblem> {
     let mut out = Vec::new();
@@ -576,7 +582,7 @@ pub fn plan(desired: &[Value], live: &[Value], opts: &PlanOptions) -> Result<Syn
         let live_exists = find_live(&key).is_some();
         desired_keys.push(key.clone());
         match phases {
-            None if annotation(&obj, HOOK_ANNOTATION).is_some_and(|h| csv(h).eq(["Skip"])) => {
+            None if is_skipped(&obj) => {
                 skipped.push(SkippedResource {
                     key,
                     reason: "hook type Skip: not synced".into(),

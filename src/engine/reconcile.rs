@@ -1226,6 +1226,7 @@ impl OpContext {
             prune,
             cache: &self.cache,
             events: &self.shared.events,
+            wave_timeout: Duration::from_secs(self.shared.opts.reconcile.wave_timeout_secs),
         };
         let run = sync::run(&req);
         let mut result = match self.options.timeout {

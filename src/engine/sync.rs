@@ -24,7 +24,8 @@ use crate::app::{App, Backoff, RetryPolicy};
 use crate::cluster::{ApplyOptions, ClusterError, Gvk, Propagation};
 use crate::resource::ResourceKey;
 
-/// How long one wave (or hook) may take to become healthy.
+/// How long one wave (or hook) may take to become healthy, unless configured otherwise
+/// (`[reconcile] wave_timeout_secs`).
 pub const DEFAULT_WAVE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Sync phases are plan.rs's; the executor orders tasks by them.
@@ -54,6 +55,8 @@ struct Task {
     hook: bool,
     /// Delete policies of a hook (empty for a plain resource).
     delete_policies: Vec<HookDeletePolicy>,
+    /// `argocd.argoproj.io/sync-options` of the object.
+    options: plan::ResourceOptions,
 }
 
 impl Task {
@@ -80,6 +83,8 @@ pub struct SyncRequest<'a> {
     pub prune: bool,
     pub cache: &'a Arc<LiveCache>,
     pub events: &'a broadcast::Sender<Event>,
+    /// How long one wave (or hook) may take to become healthy ([`DEFAULT_WAVE_TIMEOUT`]).
+    pub wave_timeout: Duration,
 }
 
 struct Progress<'a> {
@@ -127,9 +132,68 @@ fn selected(req: &SyncRequest<'_>, key: &ResourceKey) -> bool {
     req.options.resources.is_empty() || req.options.resources.iter().any(|f| f.matches(key))
 }
 
+/// What a dependency task provides to the tasks after it.
+#[derive(PartialEq)]
+enum Provides {
+    /// A Namespace: the objects in it.
+    Namespace(String),
+    /// A CRD: the objects of its (group, kind).
+    Kind(String, String),
+}
+
+fn provides(t: &Task) -> Option<Provides> {
+    let k = &t.desired.key;
+    if t.hook {
+        return None;
+    }
+    if k.group.is_empty() && k.kind == "Namespace" {
+        return Some(Provides::Namespace(k.name.clone()));
+    }
+    if k.group == "apiextensions.k8s.io" && k.kind == "CustomResourceDefinition" {
+        let group = t.desired.obj.pointer("/spec/group")?.as_str()?;
+        let kind = t.desired.obj.pointer("/spec/names/kind")?.as_str()?;
+        return Some(Provides::Kind(group.into(), kind.into()));
+    }
+    None
+}
+
+fn needs(t: &Task, p: &Provides) -> bool {
+    let k = &t.desired.key;
+    match p {
+        Provides::Namespace(ns) => !k.namespace.is_empty() && &k.namespace == ns,
+        Provides::Kind(group, kind) => &k.group == group && &k.kind == kind,
+    }
+}
+
+/// A Namespace moves up to the phase and wave of the first resource in it, a CRD to that of
+/// the first resource of its kind (gitops-engine's dependency ordering), so a custom resource
+/// in an earlier wave than its CRD does not wait for a kind that would never come.
+fn bubble_dependencies(tasks: &mut [Task]) {
+    for i in 0..tasks.len() {
+        let Some(p) = provides(&tasks[i]) else {
+            continue;
+        };
+        let earliest = tasks
+            .iter()
+            .enumerate()
+            .filter(|(j, t)| *j != i && needs(t, &p))
+            .map(|(_, t)| (t.phase, t.wave))
+            .min();
+        if let Some((phase, wave)) = earliest
+            && (phase, wave) < (tasks[i].phase, tasks[i].wave)
+        {
+            tasks[i].phase = phase;
+            tasks[i].wave = wave;
+        }
+    }
+}
+
 /// One attempt of a sync.
 pub async fn run_once(req: &SyncRequest<'_>) -> OperationResult {
     let dry = req.options.dry_run;
+    // ApplyOutOfSyncOnly as an operation option or as the App's sync option (Argo CD's place).
+    let out_of_sync_only = req.options.apply_out_of_sync_only
+        || req.app.sync_policy.has_option("ApplyOutOfSyncOnly=true");
     // Tasks.
     let mut tasks: Vec<Task> = Vec::new();
     let mut skipped: Vec<ResourceResult> = Vec::new();
@@ -140,13 +204,18 @@ pub async fn run_once(req: &SyncRequest<'_>) -> OperationResult {
         if !selected(req, &d.key) {
             continue;
         }
-        let wave = match plan::wave_of(&d.obj) {
-            Ok(w) => i64::from(w),
-            Err(e) => {
-                problems.push(problem(e));
+        let (wave, options) = match (plan::wave_of(&d.obj), plan::parse_sync_options(&d.obj)) {
+            (Ok(w), Ok(o)) => (i64::from(w), o),
+            (w, o) => {
+                problems.extend(w.err().map(problem));
+                problems.extend(o.err().map(problem));
                 continue;
             }
         };
+        // `hook: Skip`: left out of the sync (as Argo CD), not applied, not reported.
+        if !d.hook && plan::is_skipped(&d.obj) {
+            continue;
+        }
         if d.hook {
             // Partial syncs do not run hooks (as Argo CD).
             if !req.options.resources.is_empty() {
@@ -169,6 +238,7 @@ pub async fn run_once(req: &SyncRequest<'_>) -> OperationResult {
                     desired: d.clone(),
                     hook: true,
                     delete_policies: delete_policies.clone(),
+                    options: options.clone(),
                 });
             }
             continue;
@@ -178,7 +248,7 @@ pub async fn run_once(req: &SyncRequest<'_>) -> OperationResult {
             .item(&d.key)
             .map(|i| i.state)
             .unwrap_or(ResourceState::Missing);
-        if req.options.apply_out_of_sync_only && state == ResourceState::Synced {
+        if out_of_sync_only && state == ResourceState::Synced {
             skipped.push(ResourceResult {
                 key: d.key.clone(),
                 phase: "Sync".into(),
@@ -194,8 +264,10 @@ pub async fn run_once(req: &SyncRequest<'_>) -> OperationResult {
             desired: d.clone(),
             hook: false,
             delete_policies: Vec::new(),
+            options,
         });
     }
+    bubble_dependencies(&mut tasks);
     tasks.sort_by(|a, b| a.order().cmp(&b.order()));
     let extras: Vec<(ResourceKey, Option<Gvk>, Arc<Value>)> = req
         .comparison
@@ -328,31 +400,31 @@ async fn execute(
             req.cache.observe(&created);
         }
     }
-    let wave_timeout = req.options.timeout.unwrap_or(DEFAULT_WAVE_TIMEOUT);
+    let wave_timeout = req.wave_timeout;
     // Group by (phase, wave).
     let mut groups: BTreeMap<(Phase, i64), Vec<&Task>> = BTreeMap::new();
     for t in tasks {
         groups.entry((t.phase, t.wave)).or_default().push(t);
     }
     let mut pruned = false;
-    let prune_last: Vec<_> = extras
+    // PruneLast (on the object, or the App's sync option): after every other Sync wave, once
+    // the last one is healthy, still before PostSync (gitops-engine gives them the wave after
+    // the last Sync wave).
+    let all_last = req.app.sync_policy.has_option("PruneLast=true");
+    let (prune_last, prune_now): (Vec<_>, Vec<_>) = extras
         .iter()
-        .filter(|(_, _, live)| live_options(live).prune_last)
-        .collect();
-    let prune_now: Vec<_> = extras
-        .iter()
-        .filter(|(_, _, live)| !live_options(live).prune_last)
-        .collect();
+        .partition(|(_, _, live)| all_last || live_options(live).prune_last);
     let keys: Vec<(Phase, i64)> = groups.keys().copied().collect();
     for (gi, (phase, wave)) in keys.iter().enumerate() {
         // Prune runs after the Sync phase's applies, before PostSync hooks.
         if *phase > Phase::Sync && !pruned {
             pruned = true;
             prune(req, &prune_now, p).await?;
+            prune(req, &prune_last, p).await?;
         }
         let group = &groups[&(*phase, *wave)];
         p.note(*phase, *wave, format!("{} wave {wave}", phase.as_str()));
-        let mut applied: Vec<ResourceKey> = Vec::new();
+        let mut applied: Vec<(ResourceKey, Gvk)> = Vec::new();
         for t in group {
             if t.hook {
                 if dry {
@@ -380,7 +452,7 @@ async fn execute(
             match r {
                 Ok(r) => {
                     if !dry {
-                        applied.push(t.desired.key.clone());
+                        applied.push((t.desired.key.clone(), t.desired.gvk.clone()));
                     }
                     p.record(r);
                 }
@@ -390,9 +462,10 @@ async fn execute(
                 }
             }
         }
-        // Wait for health before the next wave (not after the last one).
-        let last = gi + 1 == keys.len();
-        if !dry && !last && !applied.is_empty() {
+        // Wait for health before the next wave, or before PruneLast prunes (not after the
+        // last wave: the operation does not wait for the App to become healthy).
+        let more = gi + 1 < keys.len() || (!pruned && !prune_last.is_empty());
+        if !dry && more && !applied.is_empty() {
             p.note(
                 *phase,
                 *wave,
@@ -403,8 +476,8 @@ async fn execute(
     }
     if !pruned {
         prune(req, &prune_now, p).await?;
+        prune(req, &prune_last, p).await?;
     }
-    prune(req, &prune_last, p).await?;
     Ok(())
 }
 
@@ -471,9 +544,31 @@ async fn apply_one(
         force: req.options.force || automated,
         dry_run: dry,
     };
-    match cluster.apply(&t.desired.obj, opts).await {
+    // Replace=true (on the object or the App): `kubectl replace`/`create` as Argo CD does —
+    // the object becomes exactly the manifest, fields other managers set are dropped. A dry
+    // run predicts it with a server-side apply dry run.
+    let replace = t.options.replace || req.app.sync_policy.has_option("Replace=true");
+    let mut note = String::new();
+    if t.options.server_side_apply == Some(false) {
+        note = "ServerSideApply=false ignored: Sextant always applies server-side".into();
+    }
+    let outcome = if replace && !dry {
+        note = "Replace=true: replaced, not applied".into();
+        if existed {
+            cluster.replace(&t.desired.obj).await
+        } else {
+            cluster.create(&t.desired.obj).await
+        }
+    } else {
+        cluster.apply(&t.desired.obj, opts).await
+    };
+    match outcome {
         Ok(obj) => {
             if !dry {
+                if t.desired.kind_pending {
+                    // Its kind exists now: watch it like the others.
+                    req.cache.ensure(std::slice::from_ref(&t.desired.gvk));
+                }
                 req.cache.observe(&obj);
             }
             let changed = req
@@ -488,7 +583,7 @@ async fn apply_one(
                 (false, true, true) => ResultCode::Configured,
                 (false, true, false) => ResultCode::Unchanged,
             };
-            Ok(mk(code, String::new()))
+            Ok(mk(code, note))
         }
         Err(e) => {
             let f = fail(e);
@@ -500,15 +595,27 @@ async fn apply_one(
 /// Wait until the applied resources are healthy (Degraded fails the sync at once).
 async fn wait_healthy(
     req: &SyncRequest<'_>,
-    keys: &[ResourceKey],
+    keys: &[(ResourceKey, Gvk)],
     timeout: Duration,
 ) -> Result<(), Failure> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut rx = req.cache.subscribe();
     loop {
         let mut waiting = None;
-        for k in keys {
-            let live = req.cache.get(k);
+        for (k, gvk) in keys {
+            let mut live = req.cache.get(k);
+            // A kind the cache does not watch yet (one a CRD of this sync defines): ask the
+            // server, or the wave would wait for an object it can never see.
+            if live.is_none() && !req.cache.is_synced(&k.group, &k.kind) {
+                live = req
+                    .cache
+                    .cluster()
+                    .get(gvk, &k.namespace, &k.name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(Arc::new);
+            }
             let h = health::resource_health(live.as_deref());
             match h.status {
                 HealthStatus::Healthy | HealthStatus::Suspended => {}
@@ -528,7 +635,7 @@ async fn wait_healthy(
         // (a watch error alone may be a routine re-list, so ask the server to be sure).
         if keys
             .iter()
-            .any(|k| req.cache.error(&k.group, &k.kind).is_some())
+            .any(|(k, _)| req.cache.error(&k.group, &k.kind).is_some())
             && let Err(e) = req.cache.cluster().server_version().await
             && e.is_transient()
         {
@@ -588,7 +695,7 @@ async fn run_hook(req: &SyncRequest<'_>, t: &Task, p: &mut Progress<'_>) -> Reso
     };
     req.cache.observe(&created);
     // Wait for the hook to complete: Healthy (Job complete, Pod succeeded) or Degraded.
-    let timeout = req.options.timeout.unwrap_or(DEFAULT_WAVE_TIMEOUT);
+    let timeout = req.wave_timeout;
     let deadline = tokio::time::Instant::now() + timeout;
     let (code, message) = loop {
         let live = match cluster.get(gvk, &key.namespace, &key.name).await {
@@ -716,6 +823,10 @@ pub async fn run(req: &SyncRequest<'_>) -> OperationResult {
         }
         let Some(policy) = policy else { return result };
         if policy.limit >= 0 && i64::from(attempt) >= policy.limit {
+            // As Argo CD: the last attempt's error, and how often it was retried.
+            if attempt > 0 {
+                result.message = format!("{} (retried {attempt} times)", result.message);
+            }
             return result;
         }
         attempt += 1;
