@@ -1064,3 +1064,718 @@ pub(super) fn register(t: &mut Templates) {
         )?))
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use std::process::Command;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant, SystemTime};
+    use x509_cert::der::{Decode, Encode};
+    use x509_cert::ext::pkix::name::GeneralName;
+    use x509_cert::ext::pkix::{
+        AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+        SubjectAltName, SubjectKeyIdentifier,
+    };
+
+    fn render(tpl: &str) -> Result<String, crate::Error> {
+        render_with(tpl, &Value::Nil)
+    }
+
+    fn render_with(tpl: &str, data: &Value) -> Result<String, crate::Error> {
+        let mut t = Templates::with_sprig("gotpl");
+        t.parse("t.yaml", tpl)?;
+        t.execute("t.yaml", data)
+    }
+
+    fn ok(tpl: &str) -> String {
+        match render(tpl) {
+            Ok(s) => s,
+            Err(e) => panic!("{tpl}: {e}"),
+        }
+    }
+
+    fn err(tpl: &str) -> String {
+        match render(tpl) {
+            Ok(s) => panic!("{tpl}: expected an error, got {s:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// Splits `ok` output of `{{ .Cert }}|{{ .Key }}` style templates.
+    fn parts(s: &str, n: usize) -> Vec<String> {
+        let v: Vec<String> = s.split('|').map(str::to_string).collect();
+        assert_eq!(v.len(), n, "{s}");
+        v
+    }
+
+    fn pem(text: &str, typ: &str) -> Vec<u8> {
+        let b = pem_decode(text).unwrap_or_else(|| panic!("no PEM in {text:?}"));
+        assert_eq!(b.typ, typ);
+        // Go's layout: 64-column lines, trailing newline.
+        assert!(text.ends_with(&format!("-----END {typ}-----\n")), "{text}");
+        assert!(
+            text.lines()
+                .all(|l| l.len() <= 64 || l.starts_with("-----"))
+        );
+        b.bytes
+    }
+
+    struct Parsed {
+        cert: x509_cert::Certificate,
+        der: Vec<u8>,
+    }
+
+    fn cert(text: &str) -> Parsed {
+        let der = pem(text, "CERTIFICATE");
+        let cert = x509_cert::Certificate::from_der(&der).expect("certificate parses");
+        Parsed { cert, der }
+    }
+
+    impl Parsed {
+        fn tbs(&self) -> &x509_cert::TbsCertificate {
+            self.cert.tbs_certificate()
+        }
+        fn cn(&self) -> String {
+            self.tbs().subject().to_string()
+        }
+        fn ca(&self) -> bool {
+            let (critical, bc) = self
+                .tbs()
+                .get_extension::<BasicConstraints>()
+                .expect("basic constraints decode")
+                .expect("basic constraints present");
+            assert!(critical);
+            assert_eq!(bc.path_len_constraint, None);
+            bc.ca
+        }
+        fn sans(&self) -> (Vec<String>, Vec<IpAddr>) {
+            let Some((_, san)) = self
+                .tbs()
+                .get_extension::<SubjectAltName>()
+                .expect("SAN decodes")
+            else {
+                return (Vec::new(), Vec::new());
+            };
+            let mut dns = Vec::new();
+            let mut ips = Vec::new();
+            for n in san.0 {
+                match n {
+                    GeneralName::DnsName(d) => dns.push(d.to_string()),
+                    GeneralName::IpAddress(ip) => {
+                        let b = ip.as_bytes();
+                        ips.push(match b.len() {
+                            4 => IpAddr::from(<[u8; 4]>::try_from(b).expect("4")),
+                            _ => IpAddr::from(<[u8; 16]>::try_from(b).expect("16")),
+                        });
+                    }
+                    other => panic!("unexpected SAN {other:?}"),
+                }
+            }
+            (dns, ips)
+        }
+        fn validity(&self) -> (SystemTime, SystemTime) {
+            let v = self.tbs().validity();
+            (v.not_before.to_system_time(), v.not_after.to_system_time())
+        }
+        fn skid(&self) -> Option<Vec<u8>> {
+            self.tbs()
+                .get_extension::<SubjectKeyIdentifier>()
+                .expect("skid decodes")
+                .map(|(_, s)| s.0.as_bytes().to_vec())
+        }
+        fn akid(&self) -> Option<Vec<u8>> {
+            self.tbs()
+                .get_extension::<AuthorityKeyIdentifier>()
+                .expect("akid decodes")
+                .and_then(|(_, a)| a.key_identifier.map(|k| k.as_bytes().to_vec()))
+        }
+        fn spki_der(&self) -> Vec<u8> {
+            self.tbs()
+                .subject_public_key_info()
+                .to_der()
+                .expect("spki encodes")
+        }
+        fn tbs_der(&self) -> Vec<u8> {
+            let (c, _) = read_tlv(&self.der).expect("cert");
+            read_tlv(c.body).expect("tbs").0.raw.to_vec()
+        }
+        /// Checks this certificate's signature with `issuer`'s public key.
+        fn verify_signed_by(&self, issuer: &Parsed) {
+            let spki = issuer.tbs().subject_public_key_info();
+            let key = spki.subject_public_key.raw_bytes();
+            let sig = self.cert.signature().raw_bytes();
+            let tbs = self.tbs_der();
+            let alg = spki.algorithm.oid.to_string();
+            use rsa::signature::Verifier;
+            match alg.as_str() {
+                "1.2.840.113549.1.1.1" => {
+                    use rsa::pkcs1::DecodeRsaPublicKey;
+                    let pk = rsa::PublicKey::from_pkcs1_der(key).expect("rsa public key");
+                    let vk = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(pk);
+                    let sig = rsa::pkcs1v15::Signature::try_from(sig).expect("rsa sig");
+                    vk.verify(&tbs, &sig).expect("RSA signature verifies");
+                }
+                "1.2.840.10045.2.1" => {
+                    let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(key).expect("p256 key");
+                    let sig = p256::ecdsa::Signature::from_der(sig).expect("ecdsa sig");
+                    vk.verify(&tbs, &sig).expect("ECDSA signature verifies");
+                }
+                "1.3.101.112" => {
+                    let key: [u8; 32] = key.try_into().expect("ed25519 key length");
+                    let vk = ed25519_dalek::VerifyingKey::from_bytes(&key).expect("ed25519 key");
+                    let sig = ed25519_dalek::Signature::from_slice(sig).expect("ed25519 sig");
+                    vk.verify(&tbs, &sig).expect("Ed25519 signature verifies");
+                }
+                other => panic!("unexpected key algorithm {other}"),
+            }
+            assert_eq!(
+                self.tbs().issuer().to_der().expect("issuer"),
+                issuer.tbs().subject().to_der().expect("subject"),
+                "issuer is the signer's subject, byte for byte"
+            );
+        }
+    }
+
+    fn key_usage(p: &Parsed) -> KeyUsage {
+        let (critical, ku) = p
+            .tbs()
+            .get_extension::<KeyUsage>()
+            .expect("key usage decodes")
+            .expect("key usage present");
+        assert!(critical);
+        ku
+    }
+
+    fn check_leaf_usages(p: &Parsed) {
+        let ku = key_usage(p);
+        assert!(ku.0.contains(KeyUsages::DigitalSignature));
+        assert!(ku.0.contains(KeyUsages::KeyEncipherment));
+        assert!(!ku.0.contains(KeyUsages::KeyCertSign));
+        let (_, eku) = p
+            .tbs()
+            .get_extension::<ExtendedKeyUsage>()
+            .expect("eku decodes")
+            .expect("eku present");
+        let oids: Vec<String> = eku.0.iter().map(ToString::to_string).collect();
+        assert_eq!(oids, ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"]);
+    }
+
+    /// Valid from about now, for exactly `days` days.
+    fn check_validity(p: &Parsed, days: u64) {
+        let (nb, na) = p.validity();
+        let now = SystemTime::now();
+        let skew = Duration::from_secs(120);
+        assert!(
+            nb <= now + Duration::from_secs(1) && nb + skew >= now,
+            "{nb:?} vs {now:?}"
+        );
+        let len = na.duration_since(nb).expect("not after follows not before");
+        assert!(
+            len.as_secs().abs_diff(days * 86_400) <= 1,
+            "validity of {len:?} for {days} days"
+        );
+    }
+
+    /// The PEM key's public key, DER SPKI, through the same parser the functions use.
+    fn key_spki(key_pem: &str) -> Vec<u8> {
+        let k = parse_private_key_pem(key_pem).expect("key parses");
+        let (alg, bits) = k.public_key_info().expect("public key");
+        seq(&[&alg, &bit_string(&bits)])
+    }
+
+    // --- openssl, as an independent implementation -----------------------------------------
+
+    static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+    struct TempDir(PathBuf);
+    impl TempDir {
+        fn new() -> TempDir {
+            let p = std::env::temp_dir().join(format!(
+                "gotemplate-pki-{}-{}",
+                std::process::id(),
+                SEQ.fetch_add(1, Ordering::SeqCst)
+            ));
+            std::fs::create_dir_all(&p).expect("temp dir");
+            TempDir(p)
+        }
+        fn file(&self, name: &str, content: &str) -> PathBuf {
+            let p = self.0.join(name);
+            std::fs::write(&p, content).expect("write temp file");
+            p
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Runs openssl; fails the test when it is missing (scripts/test-all installs it).
+    fn openssl(args: &[&std::ffi::OsStr]) -> String {
+        let out = Command::new("openssl").args(args).output().unwrap_or_else(|e| {
+            panic!("openssl is required by this test and could not be run ({e}): install it (scripts/test-all does: apt-get install openssl)")
+        });
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "openssl {args:?} failed: {text}");
+        text
+    }
+
+    fn os(s: &str) -> &std::ffi::OsStr {
+        std::ffi::OsStr::new(s)
+    }
+
+    /// `openssl verify` of `leaf` against the trust anchor `ca`, and openssl's view of the
+    /// leaf's public key equal to the one in `leaf_key`.
+    fn openssl_verify(ca: &str, leaf: &str, leaf_key: &str) {
+        let d = TempDir::new();
+        let ca = d.file("ca.pem", ca);
+        let leaf = d.file("leaf.pem", leaf);
+        let key = d.file("key.pem", leaf_key);
+        let out = openssl(&[
+            os("verify"),
+            os("-CAfile"),
+            ca.as_os_str(),
+            leaf.as_os_str(),
+        ]);
+        assert!(out.contains(": OK"), "{out}");
+        let cert_pub = openssl(&[
+            os("x509"),
+            os("-in"),
+            leaf.as_os_str(),
+            os("-noout"),
+            os("-pubkey"),
+        ]);
+        let key_pub = openssl(&[os("pkey"), os("-in"), key.as_os_str(), os("-pubout")]);
+        assert_eq!(cert_pub, key_pub, "certificate and key belong together");
+    }
+
+    // --- keys ------------------------------------------------------------------------------
+
+    #[test]
+    fn gen_private_key_rsa_4096_pkcs1() {
+        let t = Instant::now();
+        let out = ok(r#"{{ genPrivateKey "rsa" }}"#);
+        eprintln!("genPrivateKey rsa (4096 bits): {:?}", t.elapsed());
+        let der = pem(&out, "RSA PRIVATE KEY");
+        let k = rsa::PrivateKey::from_pkcs1_der(&der).expect("PKCS#1 parses");
+        use rsa::traits::PublicKeyParts;
+        assert_eq!(k.size() * 8, 4096);
+        let d = TempDir::new();
+        let f = d.file("k.pem", &out);
+        let check = openssl(&[
+            os("rsa"),
+            os("-in"),
+            f.as_os_str(),
+            os("-check"),
+            os("-noout"),
+        ]);
+        assert!(check.contains("RSA key ok"), "{check}");
+    }
+
+    #[test]
+    fn gen_private_key_ecdsa_sec1_names_p256() {
+        let out = ok(r#"{{ genPrivateKey "ecdsa" }}"#);
+        let der = pem(&out, "EC PRIVATE KEY");
+        // Two calls, two keys.
+        assert_ne!(out, ok(r#"{{ genPrivateKey "ecdsa" }}"#));
+        let k = sec1::EcPrivateKey::try_from(der.as_slice()).expect("SEC1 parses");
+        assert_eq!(
+            k.parameters
+                .and_then(|p| p.named_curve())
+                .map(|o| o.to_string()),
+            Some("1.2.840.10045.3.1.7".to_string())
+        );
+        assert_eq!(k.private_key.len(), 32);
+        assert_eq!(k.public_key.map(<[u8]>::len), Some(65));
+        let d = TempDir::new();
+        let f = d.file("k.pem", &out);
+        let text = openssl(&[
+            os("ec"),
+            os("-in"),
+            f.as_os_str(),
+            os("-check"),
+            os("-noout"),
+        ]);
+        assert!(
+            text.contains("EC Key valid") || text.contains("read EC key"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn gen_private_key_ed25519_pkcs8_v1() {
+        let out = ok(r#"{{ genPrivateKey "ed25519" }}"#);
+        let der = pem(&out, "PRIVATE KEY");
+        assert_eq!(der.len(), 48, "Go's PKCS#8 v1 form, without the public key");
+        use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+        ed25519_dalek::SigningKey::from_pkcs8_der(&der).expect("PKCS#8 Ed25519 parses");
+        let d = TempDir::new();
+        let f = d.file("k.pem", &out);
+        let text = openssl(&[
+            os("pkey"),
+            os("-in"),
+            f.as_os_str(),
+            os("-noout"),
+            os("-text"),
+        ]);
+        assert!(text.contains("ED25519 Private-Key"), "{text}");
+    }
+
+    #[test]
+    fn gen_private_key_dsa_openssl_format() {
+        let t = Instant::now();
+        let out = ok(r#"{{ genPrivateKey "dsa" }}"#);
+        eprintln!("genPrivateKey dsa (L2048 N256): {:?}", t.elapsed());
+        let der = pem(&out, "DSA PRIVATE KEY");
+        let (outer, _) = read_tlv(&der).expect("sequence");
+        let mut rest = outer.body;
+        let mut ints = Vec::new();
+        while !rest.is_empty() {
+            let (i, r) = expect(rest, 0x02, "integer").expect("integer");
+            ints.push(i.body.iter().skip_while(|b| **b == 0).count() * 8);
+            rest = r;
+        }
+        assert_eq!(ints.len(), 6, "version, p, q, g, y, x");
+        assert_eq!((ints[1], ints[2]), (2048, 256), "L2048 N256");
+        let d = TempDir::new();
+        let f = d.file("k.pem", &out);
+        let text = openssl(&[
+            os("dsa"),
+            os("-in"),
+            f.as_os_str(),
+            os("-noout"),
+            os("-text"),
+        ]);
+        assert!(text.contains("Private-Key: (2048 bit)"), "{text}");
+        // Go cannot sign certificates with DSA keys, and says so.
+        let data = Value::map([("k", Value::from(out))]);
+        let e = render_with(r#"{{ genCAWithKey "x" 3 .k }}"#, &data).expect_err("DSA signer");
+        assert!(
+            e.to_string().ends_with(
+                "error calling genCAWithKey: error creating certificate: x509: certificate private key does not implement crypto.Signer"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn gen_private_key_unknown_type_is_the_result() {
+        assert_eq!(ok(r#"{{ genPrivateKey "rsa3" }}"#), "Unknown type rsa3");
+        let e = err(r#"{{ genPrivateKey 3 }}"#);
+        assert!(e.contains("expected string"), "{e}");
+    }
+
+    // --- certificates ----------------------------------------------------------------------
+
+    #[test]
+    fn gen_ca_is_a_self_signed_rsa_2048_ca() {
+        let out =
+            ok(r#"{{ $ca := genCA "my-ca" 365 }}{{ $ca.Cert }}|{{ $ca.Key }}|{{ typeOf $ca }}"#);
+        let p = parts(&out, 3);
+        assert_eq!(p[2], "sprig.certificate");
+        let ca = cert(&p[0]);
+        assert_eq!(ca.cn(), "CN=my-ca");
+        assert!(ca.ca());
+        assert!(key_usage(&ca).0.contains(KeyUsages::KeyCertSign));
+        check_validity(&ca, 365);
+        ca.verify_signed_by(&ca);
+        assert_eq!(ca.akid(), None, "self-signed: no authority key id");
+        let skid = ca.skid().expect("a CA has a subject key id");
+        assert_eq!(skid.len(), 20);
+        let key_der = pem(&p[1], "RSA PRIVATE KEY");
+        let key = rsa::PrivateKey::from_pkcs1_der(&key_der).expect("CA key");
+        use rsa::traits::PublicKeyParts;
+        assert_eq!(key.size() * 8, 2048);
+        assert_eq!(
+            ca.spki_der(),
+            key_spki(&p[1]),
+            "the certificate is for the key"
+        );
+        // A positive serial of at most 128 bits.
+        let serial = ca.tbs().serial_number().as_bytes();
+        assert!(serial.len() <= 17 && serial[0] & 0x80 == 0, "{serial:?}");
+        let d = TempDir::new();
+        let f = d.file("ca.pem", &p[0]);
+        let text = openssl(&[
+            os("x509"),
+            os("-in"),
+            f.as_os_str(),
+            os("-noout"),
+            os("-text"),
+        ]);
+        assert!(text.contains("CA:TRUE"), "{text}");
+        assert!(text.contains("Certificate Sign"), "{text}");
+        openssl_verify(&p[0], &p[0], &p[1]);
+    }
+
+    #[test]
+    fn gen_signed_cert_verifies_against_the_ca() {
+        let out = ok(r#"{{- $ca := genCA "root" 30 -}}
+{{- $c := genSignedCert "svc.ns.svc" (list "10.0.0.1" "::1" "::ffff:192.168.1.2") (list "svc" "svc.ns.svc.cluster.local") 7 $ca -}}
+{{ $ca.Cert }}|{{ $c.Cert }}|{{ $c.Key }}"#);
+        let p = parts(&out, 3);
+        let ca = cert(&p[0]);
+        let leaf = cert(&p[1]);
+        assert_eq!(leaf.cn(), "CN=svc.ns.svc");
+        assert!(!leaf.ca());
+        check_leaf_usages(&leaf);
+        check_validity(&leaf, 7);
+        let (dns, ips) = leaf.sans();
+        assert_eq!(dns, ["svc", "svc.ns.svc.cluster.local"]);
+        let want: Vec<IpAddr> = ["10.0.0.1", "::1", "192.168.1.2"]
+            .iter()
+            .map(|s| s.parse().expect("ip"))
+            .collect();
+        assert_eq!(
+            ips, want,
+            "IPv4-mapped addresses are written as IPv4, as Go does"
+        );
+        leaf.verify_signed_by(&ca);
+        assert_eq!(
+            leaf.akid(),
+            ca.skid(),
+            "authority key id is the CA's key id"
+        );
+        assert_eq!(leaf.skid(), None);
+        assert_eq!(leaf.spki_der(), key_spki(&p[2]));
+        pem(&p[2], "RSA PRIVATE KEY");
+        openssl_verify(&p[0], &p[1], &p[2]);
+    }
+
+    #[test]
+    fn gen_self_signed_cert_names_and_validity() {
+        let out = ok(
+            r#"{{ $c := genSelfSignedCert "" (list "127.0.0.1") nil 1 }}{{ $c.Cert }}|{{ $c.Key }}"#,
+        );
+        let p = parts(&out, 2);
+        let c = cert(&p[0]);
+        assert!(!c.ca());
+        check_leaf_usages(&c);
+        check_validity(&c, 1);
+        c.verify_signed_by(&c);
+        assert_eq!(c.sans(), (Vec::new(), vec![IpAddr::from([127, 0, 0, 1])]));
+        // An empty subject makes the SAN extension critical (RFC 5280, as Go).
+        let san = c
+            .tbs()
+            .extensions()
+            .into_iter()
+            .flatten()
+            .find(|e| e.extn_id.to_string() == "2.5.29.17")
+            .expect("SAN present");
+        assert!(san.critical);
+        assert_eq!(c.spki_der(), key_spki(&p[1]));
+        // No names at all: no SAN extension.
+        let out = ok(r#"{{ (genSelfSignedCert "plain" nil nil 2).Cert }}"#);
+        let c = cert(&out);
+        assert_eq!(c.sans(), (Vec::new(), Vec::new()));
+        assert_eq!(c.cn(), "CN=plain");
+    }
+
+    #[test]
+    fn with_key_variants_reuse_the_given_key() {
+        let ec = ok(r#"{{ genPrivateKey "ecdsa" }}"#);
+        let ed = ok(r#"{{ genPrivateKey "ed25519" }}"#);
+        let data = Value::map([
+            ("ec", Value::from(ec.clone())),
+            ("ed", Value::from(ed.clone())),
+        ]);
+        let out = render_with(
+            r#"{{- $ca := genCAWithKey "ec-ca" 10 .ec -}}
+{{- $leaf := genSignedCertWithKey "leaf" (list "1.2.3.4") (list "a.example") 5 $ca .ed -}}
+{{- $self := genSelfSignedCertWithKey "self" nil (list "b.example") 5 .ed -}}
+{{ $ca.Cert }}|{{ $ca.Key }}|{{ $leaf.Cert }}|{{ $leaf.Key }}|{{ $self.Cert }}|{{ $self.Key }}"#,
+            &data,
+        )
+        .expect("renders");
+        let p = parts(&out, 6);
+        assert_eq!(p[1], ec, "the CA key is the given key, PEM for PEM");
+        assert_eq!(p[3], ed);
+        assert_eq!(p[5], ed);
+        let ca = cert(&p[0]);
+        let leaf = cert(&p[2]);
+        let own = cert(&p[4]);
+        assert!(ca.ca());
+        ca.verify_signed_by(&ca);
+        leaf.verify_signed_by(&ca);
+        own.verify_signed_by(&own);
+        assert_eq!(ca.spki_der(), key_spki(&ec));
+        assert_eq!(leaf.spki_der(), key_spki(&ed));
+        assert_eq!(own.spki_der(), key_spki(&ed));
+        assert_eq!(
+            ca.cert.signature_algorithm().oid.to_string(),
+            "1.2.840.10045.4.3.2"
+        );
+        assert_eq!(
+            own.cert.signature_algorithm().oid.to_string(),
+            "1.3.101.112"
+        );
+        assert_eq!(leaf.sans().0, ["a.example"]);
+        openssl_verify(&p[0], &p[2], &p[3]);
+
+        // An RSA key handed in as PKCS#8 is used, and returned as PKCS#1 like Go does.
+        let rsa_pem = ok(r#"{{ (genCA "k" 1).Key }}"#);
+        let rsa = rsa::PrivateKey::from_pkcs1_der(&pem(&rsa_pem, "RSA PRIVATE KEY")).expect("rsa");
+        use rsa::pkcs8::EncodePrivateKey;
+        let pkcs8 = pem_encode("PRIVATE KEY", rsa.to_pkcs8_der().expect("pkcs8").as_bytes());
+        let data = Value::map([("k", Value::from(pkcs8))]);
+        let out = render_with(r#"{{ (genCAWithKey "x" 1 .k).Key }}"#, &data).expect("renders");
+        assert_eq!(out, rsa_pem);
+    }
+
+    #[test]
+    fn build_custom_cert_round_trips_and_signs() {
+        let out = ok(r#"{{- $ca := genCA "imported" 3 -}}
+{{- $same := buildCustomCert ($ca.Cert | b64enc) ($ca.Key | b64enc) -}}
+{{- $leaf := genSignedCert "x" nil (list "x.example") 3 $same -}}
+{{ eq $ca $same }}|{{ $ca.Cert }}|{{ $leaf.Cert }}|{{ $leaf.Key }}|{{ $same | toJson | fromJson | keys | sortAlpha | join "," }}"#);
+        let p = parts(&out, 5);
+        assert_eq!(p[0], "true");
+        assert_eq!(p[4], "Cert,Key");
+        openssl_verify(&p[1], &p[2], &p[3]);
+    }
+
+    #[test]
+    fn bad_inputs_fail_with_sprigs_errors_at_the_call() {
+        let cases: &[(&str, &str)] = &[
+            (
+                r#"{{ genSelfSignedCert "x" (list "1.2.3") nil 3 }}"#,
+                r#"template: t.yaml:1:3: executing "t.yaml" at <genSelfSignedCert "x" (list "1.2.3") nil 3>: error calling genSelfSignedCert: error parsing ip: 1.2.3"#,
+            ),
+            (
+                r#"{{ genSelfSignedCert "x" (list 1) nil 3 }}"#,
+                "error calling genSelfSignedCert: error parsing ip: 1 is not a string",
+            ),
+            (
+                r#"{{ genSelfSignedCert "x" nil (list 2) 3 }}"#,
+                "error processing alternate dns name: 2 is not a string",
+            ),
+            (
+                r#"{{ genSelfSignedCert "x" nil (list "é.example") 3 }}"#,
+                r#"error creating certificate: x509: "é.example" cannot be encoded as an IA5String"#,
+            ),
+            (
+                r#"{{ genCAWithKey "x" 3 "garbage" }}"#,
+                "error calling genCAWithKey: parsing private key: no PEM data in input",
+            ),
+            (
+                "{{ genCAWithKey \"x\" 3 \"-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n\" }}",
+                "parsing private key: no private key data in PEM block of type CERTIFICATE",
+            ),
+            (
+                "{{ genCAWithKey \"x\" 3 \"-----BEGIN RSA PRIVATE KEY-----\\nAAAA\\n-----END RSA PRIVATE KEY-----\\n\" }}",
+                "parsing private key: parsing RSA private key from PEM: ",
+            ),
+            (
+                "{{ genCAWithKey \"x\" 3 \"-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----\\n\" }}",
+                "parsing private key: decoding PEM as PKCS#8: ",
+            ),
+            (
+                "{{ genCAWithKey \"x\" 3 \"-----BEGIN FOO PRIVATE KEY-----\\nAAAA\\n-----END FOO PRIVATE KEY-----\\n\" }}",
+                "parsing private key: invalid private key type FOO PRIVATE KEY",
+            ),
+            (
+                r#"{{ genSignedCert "x" nil nil 3 (dict "Cert" "a" "Key" "b") }}"#,
+                "wrong type for value; expected sprig.certificate; got map[string]interface {}",
+            ),
+            (
+                r#"{{ genCA "x" "3" }}"#,
+                "wrong type for value; expected int; got string",
+            ),
+            (
+                r#"{{ genSelfSignedCert "x" "1.2.3.4" nil 3 }}"#,
+                "wrong type for value; expected []interface {}; got string",
+            ),
+            (
+                r#"{{ buildCustomCert "%%%" "" }}"#,
+                "error calling buildCustomCert: unable to decode base64 certificate",
+            ),
+            (
+                r#"{{ buildCustomCert ("not pem" | b64enc) "" }}"#,
+                "error calling buildCustomCert: unable to decode certificate",
+            ),
+            (
+                r#"{{ buildCustomCert ("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n" | b64enc) "" }}"#,
+                "error calling buildCustomCert: error parsing certificate: decodedCert.Bytes: x509: malformed certificate",
+            ),
+            (
+                r#"{{ $ca := genCA "a" 1 }}{{ buildCustomCert ($ca.Cert | b64enc) ("x" | b64enc) }}"#,
+                "error calling buildCustomCert: error parsing private key: no PEM data in input",
+            ),
+            (
+                r#"{{ $a := genCA "a" 1 }}{{ $b := genCA "b" 1 }}{{ genSignedCert "x" nil nil 1 (buildCustomCert ($a.Cert | b64enc) ($b.Key | b64enc)) }}"#,
+                "error calling genSignedCert: error creating certificate: x509: provided PrivateKey doesn't match parent's PublicKey",
+            ),
+        ];
+        for (tpl, want) in cases {
+            let e = err(tpl);
+            assert!(e.contains(want), "{tpl}\n got: {e}\nwant: {want}");
+            assert!(e.starts_with("template: t.yaml:1:"), "{e}");
+        }
+    }
+
+    #[test]
+    fn negative_days_give_an_expired_certificate_like_go() {
+        let c = cert(&ok(r#"{{ (genSelfSignedCert "old" nil nil -2).Cert }}"#));
+        let (nb, na) = c.validity();
+        let back = nb
+            .duration_since(na)
+            .expect("not after precedes not before");
+        assert!(back.as_secs().abs_diff(2 * 86_400) <= 1, "{back:?}");
+    }
+
+    #[test]
+    fn printing_and_debug_never_show_the_key_in_debug() {
+        let c = Certificate {
+            cert: "C".into(),
+            key: "SECRET".into(),
+        };
+        assert!(!format!("{c:?}").contains("SECRET"));
+        assert_eq!(c.format(), "{C SECRET}", "Go's %v of the struct");
+    }
+
+    #[test]
+    fn der_helpers() {
+        assert_eq!(der_uint(&[0x80]), [0x02, 0x02, 0x00, 0x80]);
+        assert_eq!(der_uint(&[0, 0, 1]), [0x02, 0x01, 0x01]);
+        assert_eq!(der_uint(&[]), [0x02, 0x01, 0x00]);
+        assert_eq!(der_oid(OID_CN), [0x06, 0x03, 0x55, 0x04, 0x03]);
+        assert_eq!(oid_text(&oid_body(OID_RSA_SHA256)), "1.2.840.113549.1.1.11");
+        let long = tlv(0x04, &[7u8; 300]);
+        assert_eq!(&long[..4], [0x04, 0x82, 0x01, 0x2c]);
+        let (t, rest) = read_tlv(&long).expect("reads back");
+        assert_eq!((t.tag, t.body.len(), rest.len()), (0x04, 300, 0));
+        assert!(read_tlv(&long[..100]).is_err());
+        assert_eq!(
+            name_der("a*b")[11],
+            0x0c,
+            "asterisk is not PrintableString in Go"
+        );
+        assert_eq!(name_der("a-b")[11], 0x13);
+        let t2049 = jiff::Timestamp::from_second(2_524_607_999).expect("2049");
+        assert_eq!(der_time(t2049)[0], 0x17);
+        let t2050 = jiff::Timestamp::from_second(2_524_608_000).expect("2050");
+        assert_eq!(der_time(t2050), tlv(0x18, b"20500101000000Z"));
+    }
+
+    #[test]
+    fn pem_decoding_like_go() {
+        let body = base64::engine::general_purpose::STANDARD.encode(b"hello");
+        let text =
+            format!("junk\n-----BEGIN X-----\nProc-Type: 4,ENCRYPTED\n\n{body}\n-----END X-----\n");
+        let b = pem_decode(&text).expect("found");
+        assert_eq!(
+            (b.typ.as_str(), b.bytes.as_slice()),
+            ("X", b"hello".as_slice())
+        );
+        assert!(pem_decode("-----BEGIN X-----\n!!!\n-----END X-----\n").is_none());
+        assert!(pem_decode("no pem").is_none());
+        let enc = pem_encode("Y", &[0u8; 100]);
+        assert_eq!(pem_decode(&enc).map(|b| b.bytes), Some(vec![0u8; 100]));
+    }
+}
