@@ -2,11 +2,17 @@
 //! ConfigMaps, full compare on a warm cache. Heavy (it creates 11,000 objects), so it is
 //! `#[ignore]`d in normal runs; run it with
 //! `cargo test --test engine_bench -- --ignored --nocapture` and record the figures in
-//! BENCHMARKS.md. It fails when the warm compare misses its budget.
+//! BENCHMARKS.md. It fails when the warm compare misses its budget or the process's peak RSS
+//! (`VmHWM`, this test process only: the control plane runs in other processes) reaches 300 MB.
+//!
+//! A counting global allocator reports, per phase, the heap still held after the phase and the
+//! heap peak during it, so a regression can be traced to the phase (and data) that causes it.
 
 mod support;
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -17,6 +23,84 @@ use sextant::cluster::{ApplyOptions, Cluster};
 use sextant::engine::api::SyncStatus;
 use sextant::engine::cache::LiveCache;
 use sextant::engine::compare::{Comparer, prepare};
+
+/// The system allocator, counting live heap bytes and their high-water mark.
+struct Counting;
+
+static HEAP: AtomicUsize = AtomicUsize::new(0);
+static HEAP_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(by: usize) {
+    let now = HEAP.fetch_add(by, Ordering::Relaxed) + by;
+    HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+// SAFETY: every call is forwarded unchanged to `System`; the counters only observe sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) };
+        HEAP.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                grew(new_size - layout.size());
+            } else {
+                HEAP.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const MB: f64 = 1024.0 * 1024.0;
+
+/// Heap accounting of one phase: starts the phase's high-water mark at the current heap.
+struct Phase {
+    name: &'static str,
+}
+
+impl Phase {
+    fn start(name: &'static str) -> Self {
+        HEAP_PEAK.store(HEAP.load(Ordering::Relaxed), Ordering::Relaxed);
+        Self { name }
+    }
+
+    /// Prints the heap held now and the phase's peak; returns the peak in MB.
+    fn end(self, bench: &str) -> f64 {
+        let peak = HEAP_PEAK.load(Ordering::Relaxed) as f64 / MB;
+        println!(
+            "HEAP {bench} {:<22} held after {:>6.1} MB, peak during {:>6.1} MB, process peak RSS {:>4.0} MB",
+            self.name,
+            HEAP.load(Ordering::Relaxed) as f64 / MB,
+            peak,
+            peak_rss_mb()
+        );
+        peak
+    }
+}
 
 fn app(name: &str, ns: &str) -> App {
     App {
@@ -76,19 +160,27 @@ fn objects(n: usize, configmaps_only: bool) -> Vec<Value> {
 async fn measure(cluster: Arc<dyn Cluster>, name: &str, n: usize, cm_only: bool, budget: Duration) {
     let ns = support::namespace(name).await;
     let a = app(&format!("{name}-{ns}"), &ns);
+    let phase = Phase::start("prepare");
     let prepared = prepare(&a, objects(n, cm_only), cluster.as_ref()).await;
     assert!(prepared.errors.is_empty(), "{:?}", prepared.errors);
+    phase.end(name);
+    let phase = Phase::start("create (test setup)");
     let t = Instant::now();
-    let applied: Vec<_> = futures::stream::iter(prepared.objects.iter().map(|o| {
+    // Only failures are kept: the created objects are the cache's business, and holding 10,000
+    // apply responses here would count test set-up against the engine's peak.
+    let failures: Vec<String> = futures::stream::iter(prepared.objects.iter().map(|o| {
         let c = cluster.clone();
         let obj = o.obj.clone();
-        async move { c.apply(&obj, ApplyOptions::default()).await }
+        async move { c.apply(&obj, ApplyOptions::default()).await.err() }
     }))
     .buffer_unordered(16)
+    .filter_map(|r| async move { r.map(|e| e.to_string()) })
     .collect()
     .await;
-    assert!(applied.iter().all(Result::is_ok), "apply failed");
+    assert!(failures.is_empty(), "apply failed: {failures:?}");
     let apply_time = t.elapsed();
+    phase.end(name);
+    let phase = Phase::start("watch list");
     let cache = LiveCache::new(cluster.clone());
     cache.ensure(&prepared.gvks());
     let t = Instant::now();
@@ -97,7 +189,9 @@ async fn measure(cluster: Arc<dyn Cluster>, name: &str, n: usize, cm_only: bool,
         .await
         .expect("cache ready");
     let list_time = t.elapsed();
+    phase.end(name);
     let comparer = Comparer::new();
+    let phase = Phase::start("cold compare");
     let t = Instant::now();
     let cold = comparer.compare(&a, &prepared, &cache).await;
     let cold_time = t.elapsed();
@@ -107,6 +201,9 @@ async fn measure(cluster: Arc<dyn Cluster>, name: &str, n: usize, cm_only: bool,
         "cold compare: {:?}",
         cold.conditions
     );
+    phase.end(name);
+    drop(cold);
+    let phase = Phase::start("warm compare x3");
     let mut warm_times = Vec::new();
     for _ in 0..3 {
         let t = Instant::now();
@@ -115,6 +212,7 @@ async fn measure(cluster: Arc<dyn Cluster>, name: &str, n: usize, cm_only: bool,
         assert_eq!(warm.sync, SyncStatus::Synced);
         assert_eq!(warm.items.len(), n);
     }
+    phase.end(name);
     let warm = warm_times.iter().max().copied().unwrap_or_default();
     println!(
         "BENCH {name}: objects={n} apply={apply_time:?} watch-list={list_time:?} cold-compare(dry-run)={cold_time:?} warm-compare(max of 3)={warm:?} cache={} peak-rss={:.0}MB",

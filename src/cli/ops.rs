@@ -308,30 +308,7 @@ fn get_text(s: &AppState, show_operation: bool) -> String {
     }
     if show_operation {
         out.push('\n');
-        match &s.operation {
-            Some(o) => out.push_str(&format!(
-                "Operation:     {} by {} since {} (phase {}, wave {}, {}/{} done, attempt {})\n",
-                output::operation_kind(o.kind),
-                o.initiated_by,
-                rfc3339(o.since),
-                o.phase,
-                o.wave,
-                o.done,
-                o.total,
-                o.attempt
-            )),
-            None => out.push_str("Operation:     <none running>\n"),
-        }
-        match &s.last_sync {
-            Some(l) => out.push_str(&format!(
-                "Last Sync:     {} by {} at {} ({})\n",
-                &l.revision[..l.revision.len().min(7)],
-                l.initiated_by,
-                rfc3339(l.time),
-                if l.succeeded { "Succeeded" } else { "Failed" }
-            )),
-            None => out.push_str("Last Sync:     <none recorded>\n"),
-        }
+        out.push_str(&operation_text(s));
     }
     if !s.conditions.is_empty() {
         out.push('\n');
@@ -381,6 +358,145 @@ fn get_text(s: &AppState, show_operation: bool) -> String {
     }
     out.push_str(&table(&rows));
     out
+}
+
+/// The `--show-operation` block: the last or current operation as recorded in the cluster
+/// (Argo CD's operationState, whoever ran it), else this process's running one; then the last
+/// successful sync from history.
+fn operation_text(s: &AppState) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, k: &str, v: &str| out.push_str(&format!("{k:<15}{v}\n"));
+    match (&s.operation_state, &s.operation) {
+        (Some(o), _) => {
+            line(&mut out, "Operation:", output::operation_kind(o.kind));
+            line(&mut out, "Phase:", output::recorded_phase(o.phase));
+            line(&mut out, "Message:", &o.message.replace('\n', " "));
+            line(&mut out, "Initiated By:", &o.initiated_by);
+            line(&mut out, "Started At:", &o.started_at);
+            if let Some(f) = &o.finished_at {
+                line(&mut out, "Finished At:", f);
+            }
+            if !o.revision.sha.is_empty() {
+                line(
+                    &mut out,
+                    "Sync Revision:",
+                    &format!("{} {}", o.revision.sha, o.revision.subject)
+                        .trim_end()
+                        .to_string(),
+                );
+            }
+            let mut opts = Vec::new();
+            if let Some(r) = &o.requested_revision {
+                opts.push(format!("revision={r}"));
+            }
+            for (on, name) in [
+                (o.dry_run, "dry-run"),
+                (o.prune, "prune"),
+                (o.force, "force"),
+                (o.apply_out_of_sync_only, "apply-out-of-sync-only"),
+            ] {
+                if on {
+                    opts.push(name.to_string());
+                }
+            }
+            opts.extend(o.resource_filters.iter().map(|f| format!("resource={f}")));
+            if let Some(l) = o.retry_limit {
+                opts.push(format!("retry-limit={l}"));
+            }
+            if let Some(t) = o.timeout_secs {
+                opts.push(format!(
+                    "timeout={}",
+                    format_duration(Duration::from_secs(t))
+                ));
+            }
+            opts.extend(o.sync_options.iter().cloned());
+            if !opts.is_empty() {
+                line(&mut out, "Options:", &opts.join(", "));
+            }
+            if o.retries > 0 {
+                line(&mut out, "Retries:", &o.retries.to_string());
+            }
+            if let Some(id) = o.history_id {
+                line(&mut out, "History:", &format!("id {id}"));
+            }
+            if !o.summary.is_empty() {
+                let counts: Vec<String> =
+                    o.summary.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                line(&mut out, "Results:", &counts.join(", "));
+            }
+            if !o.resources.is_empty() {
+                out.push('\n');
+                out.push_str(&results_table(&o.resources));
+                if o.resources_omitted > 0 {
+                    out.push_str(&format!(
+                        "({} more resource results not recorded; counted in Results)\n",
+                        o.resources_omitted
+                    ));
+                }
+            }
+        }
+        (None, Some(o)) => line(
+            &mut out,
+            "Operation:",
+            &format!(
+                "{} by {} since {} (phase {}, wave {}, {}/{} done, attempt {})",
+                output::operation_kind(o.kind),
+                o.initiated_by,
+                rfc3339(o.since),
+                o.phase,
+                o.wave,
+                o.done,
+                o.total,
+                o.attempt
+            ),
+        ),
+        (None, None) => line(&mut out, "Operation:", "<none recorded>"),
+    }
+    match &s.last_sync {
+        Some(l) => line(
+            &mut out,
+            "Last Sync:",
+            &format!(
+                "{} by {} at {} ({})",
+                &l.revision[..l.revision.len().min(7)],
+                l.initiated_by,
+                rfc3339(l.time),
+                if l.succeeded { "Succeeded" } else { "Failed" }
+            ),
+        ),
+        None => line(&mut out, "Last Sync:", "<none recorded>"),
+    }
+    out
+}
+
+/// Per-resource results of an operation, as `argocd app sync` prints them.
+fn results_table(results: &[crate::engine::api::ResourceResult]) -> String {
+    let mut rows = vec![
+        [
+            "GROUP/KIND",
+            "NAMESPACE",
+            "NAME",
+            "PHASE",
+            "WAVE",
+            "RESULT",
+            "MESSAGE",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>(),
+    ];
+    for res in results {
+        rows.push(vec![
+            group_kind(&res.key),
+            res.key.namespace.clone(),
+            res.key.name.clone(),
+            res.phase.clone(),
+            res.wave.to_string(),
+            result_code(res.code).to_string(),
+            res.message.replace('\n', " "),
+        ]);
+    }
+    table(&rows)
 }
 
 // ------------------------------------------------------------------------------------ diff
@@ -588,32 +704,7 @@ async fn run_operation(
 fn finish_operation(r: &OperationResult, format: Format) -> CliResult {
     let text = match format {
         Format::Text => {
-            let mut rows = vec![
-                [
-                    "GROUP/KIND",
-                    "NAMESPACE",
-                    "NAME",
-                    "PHASE",
-                    "WAVE",
-                    "RESULT",
-                    "MESSAGE",
-                ]
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-            ];
-            for res in &r.resources {
-                rows.push(vec![
-                    group_kind(&res.key),
-                    res.key.namespace.clone(),
-                    res.key.name.clone(),
-                    res.phase.clone(),
-                    res.wave.to_string(),
-                    result_code(res.code).to_string(),
-                    res.message.replace('\n', " "),
-                ]);
-            }
-            let mut out = table(&rows);
+            let mut out = results_table(&r.resources);
             out.push_str(&format!(
                 "\nApp:       {}\nOperation: {}{}\nRevision:  {}\nPhase:     {}\nMessage:   {}\n",
                 r.app,
@@ -825,6 +916,76 @@ mod tests {
         s.history = vec![entry(1)];
         let e = previous_id(&s).unwrap_err().to_string();
         assert!(e.contains("1 history entry"), "{e}");
+    }
+
+    #[test]
+    fn show_operation_renders_the_recorded_operation() {
+        use crate::engine::api::{
+            OperationKind, OperationState, RecordedPhase, ResourceResult, ResultCode, Revision,
+        };
+        use crate::resource::ResourceKey;
+        let mut s = AppState::new(super::super::session::tests::app("a", "dev"), String::new());
+        let text = operation_text(&s);
+        assert!(text.contains("Operation:     <none recorded>"), "{text}");
+        assert!(text.contains("Last Sync:     <none recorded>"), "{text}");
+        s.operation_state = Some(OperationState {
+            id: "bob@box sync #00ff".into(),
+            kind: OperationKind::Sync,
+            phase: RecordedPhase::Failed,
+            message: "one or more objects failed\nto apply".into(),
+            initiated_by: "bob@box".into(),
+            started_at: "2026-03-09T11:30:00Z".into(),
+            finished_at: Some("2026-03-09T11:30:04Z".into()),
+            revision: Revision {
+                sha: "0123456789012345678901234567890123456789".into(),
+                subject: "dev: bad".into(),
+            },
+            requested_revision: None,
+            dry_run: false,
+            prune: true,
+            force: false,
+            apply_out_of_sync_only: false,
+            resource_filters: vec![],
+            sync_options: vec!["CreateNamespace=true".into()],
+            retry_limit: None,
+            timeout_secs: Some(180),
+            retries: 1,
+            history_id: None,
+            summary: [("Failed".to_string(), 1), ("Synced".to_string(), 2)]
+                .into_iter()
+                .collect(),
+            resources: vec![ResourceResult {
+                key: ResourceKey::new("", "ConfigMap", "ns", "Bad_Name"),
+                phase: "Sync".into(),
+                wave: 0,
+                code: ResultCode::Failed,
+                message: "invalid name".into(),
+            }],
+            resources_omitted: 2,
+        });
+        let text = operation_text(&s);
+        for want in [
+            "Operation:     Sync\n",
+            "Phase:         Failed\n",
+            "Message:       one or more objects failed to apply\n",
+            "Initiated By:  bob@box\n",
+            "Finished At:   2026-03-09T11:30:04Z\n",
+            "Sync Revision: 0123456789012345678901234567890123456789 dev: bad\n",
+            "Options:       prune, timeout=3m0s, CreateNamespace=true\n",
+            "Retries:       1\n",
+            "Results:       Failed 1, Synced 2\n",
+            "ConfigMap   ns         Bad_Name",
+            "(2 more resource results not recorded",
+        ] {
+            assert!(text.contains(want), "{want:?} missing:\n{text}");
+        }
+        // The JSON document has the record, without the lease token.
+        let ctx = Context::default();
+        let v = app_state_json(&s, &ctx);
+        let op = &v["status"]["operationState"];
+        assert_eq!(op["phase"], "Failed");
+        assert_eq!(op["resources"][0]["result"], "Failed");
+        assert!(!v.to_string().contains("#00ff"), "{v}");
     }
 
     #[test]

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use crate::engine::api::{
     AppState, ConditionKind, HistoryEntry, OperationInfo, OperationKind, OperationPhase,
-    OperationResult, ResourceResult, ResourceRow, ResourceState, ResultCode,
+    OperationResult, OperationState, RecordedPhase, ResourceResult, ResourceRow, ResourceState,
+    ResultCode,
 };
 use crate::resource::ResourceKey;
 
@@ -67,6 +68,10 @@ pub fn operation_phase(p: OperationPhase) -> &'static str {
         OperationPhase::Failed => "Failed",
         OperationPhase::Refused => "Refused",
     }
+}
+
+pub fn recorded_phase(p: RecordedPhase) -> &'static str {
+    crate::engine::history::recorded_phase_str(p)
 }
 
 pub fn result_code(c: ResultCode) -> &'static str {
@@ -163,6 +168,37 @@ pub fn operation_result_json(r: &OperationResult) -> Value {
     })
 }
 
+/// `status.operationState`: the last or current operation as recorded in the cluster.
+pub fn operation_state_json(o: &OperationState) -> Value {
+    json!({
+        "kind": operation_kind(o.kind),
+        "phase": recorded_phase(o.phase),
+        "message": o.message,
+        "initiatedBy": o.initiated_by,
+        "startedAt": o.started_at,
+        "finishedAt": o.finished_at,
+        "revision": if o.revision.sha.is_empty() {
+            Value::Null
+        } else {
+            json!({"sha": o.revision.sha, "subject": o.revision.subject})
+        },
+        "requestedRevision": o.requested_revision,
+        "dryRun": o.dry_run,
+        "prune": o.prune,
+        "force": o.force,
+        "applyOutOfSyncOnly": o.apply_out_of_sync_only,
+        "resourceFilters": o.resource_filters,
+        "syncOptions": o.sync_options,
+        "retryLimit": o.retry_limit,
+        "timeoutSeconds": o.timeout_secs,
+        "retries": o.retries,
+        "historyId": o.history_id,
+        "summary": o.summary,
+        "resources": o.resources.iter().map(resource_result_json).collect::<Vec<_>>(),
+        "resourcesOmitted": o.resources_omitted,
+    })
+}
+
 /// The `status` object of an App (schema in docs/cli-json-schema.md).
 pub fn status_json(s: &AppState) -> Value {
     json!({
@@ -187,6 +223,7 @@ pub fn status_json(s: &AppState) -> Value {
             "succeeded": l.succeeded,
         })),
         "operation": s.operation.as_ref().map(operation_json),
+        "operationState": s.operation_state.as_ref().map(operation_state_json),
     })
 }
 

@@ -92,13 +92,14 @@ pub fn run(args: &ReconcileArgs, ctx: &Context) -> CliResult {
                     .wrap_err_with(|| format!("cannot listen on {addr} for webhooks"))?;
                 let local = listener.local_addr()?;
                 eprintln!("reconcile: webhook listening on http://{local}/api/webhook");
-                let remote = crate::source::open_repo(ctx.repo.as_deref(), &ctx.config)
-                    .ok()
-                    .and_then(|r| r.remote_url().map(str::to_string));
+                let local = crate::source::open_repo(ctx.repo.as_deref(), &ctx.config).ok();
                 let srv = Arc::new(WebhookServer {
                     engine: handle.clone(),
                     secret,
-                    local_remote: remote,
+                    local_remote: local
+                        .as_ref()
+                        .and_then(|r| r.remote_url().map(str::to_string)),
+                    local_root: local.as_ref().map(|r| r.root().to_path_buf()),
                 });
                 Some(tokio::spawn(webhook::serve(listener, srv)))
             }

@@ -3,7 +3,17 @@
 //! HMAC-SHA256>`) and GitLab (`X-Gitlab-Token: <secret>`). A request is only acted on when its
 //! signature or token checks out against the configured secret (compared in constant time);
 //! anything else gets a 4xx and changes nothing. A valid push triggers a fetch and a refresh of
-//! the Apps whose `repoURL` is the pushed repository, so they reconcile within seconds.
+//! the Apps whose `repoURL` is the pushed repository *and* whose `targetRevision` is the pushed
+//! branch or tag, so they reconcile within seconds; a push nothing tracks is acknowledged (200)
+//! and changes nothing.
+//!
+//! Revision matching follows Argo CD's webhook handler: the pushed ref `refs/heads/<b>` or
+//! `refs/tags/<t>` is shortened to `<b>`/`<t>`; an App tracking `HEAD` (or nothing) follows the
+//! repository's default branch (from the payload: GitHub/Gitea `repository.default_branch`,
+//! GitLab `project.default_branch`; when the payload has none, the default branch of the
+//! repository Sextant reads); an App tracking `refs/heads/<b>` or `refs/tags/<t>` matches only that
+//! ref; any other `targetRevision` matches a branch or tag of that exact name (a commit sha
+//! never moves, so a push never concerns it).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -140,6 +150,8 @@ pub struct Push {
     pub git_ref: String,
     /// The new head commit.
     pub after: String,
+    /// The repository's default branch, when the payload says.
+    pub default_branch: Option<String>,
 }
 
 /// Parse a verified payload. `Ok(None)` for events that need no action (GitHub's `ping`).
@@ -200,10 +212,24 @@ pub fn parse_push<'a>(
             "no repository URL in the payload".into(),
         ));
     }
+    let default_branch = match provider {
+        Provider::GitHub | Provider::Gitea => v.pointer("/repository/default_branch"),
+        Provider::GitLab => v.pointer("/project/default_branch"),
+    }
+    .and_then(Value::as_str)
+    .filter(|b| !b.is_empty())
+    .map(str::to_string);
+    let git_ref = v["ref"].as_str().unwrap_or_default().to_string();
+    if git_ref.is_empty() {
+        return Err(Rejection::BadPayload(
+            "no `ref` in the push payload (expected e.g. refs/heads/main)".into(),
+        ));
+    }
     Ok(Some(Push {
         repo_urls: urls,
-        git_ref: v["ref"].as_str().unwrap_or_default().to_string(),
+        git_ref,
         after: v["after"].as_str().unwrap_or_default().to_string(),
+        default_branch,
     }))
 }
 
@@ -227,15 +253,71 @@ pub fn normalize_url(url: &str) -> String {
     format!("{}/{}", host.to_ascii_lowercase(), path)
 }
 
-/// Names of the Apps whose source repository is the pushed one. `local_remote` is the URL of the
-/// repository Sextant reads (every App comes from it, whatever its `repoURL` says).
-pub fn affected(apps: &[App], push: &Push, local_remote: Option<&str>) -> Vec<String> {
+/// The short name of a ref, as Argo CD's `ParseRevision`: `refs/heads/feature/x` → `feature/x`,
+/// `refs/tags/v1` → `v1`; anything else is returned unchanged.
+pub fn short_ref(r: &str) -> &str {
+    r.strip_prefix("refs/heads/")
+        .or_else(|| r.strip_prefix("refs/tags/"))
+        .unwrap_or(r)
+}
+
+/// Whether a push of `git_ref` concerns an App whose `targetRevision` is `target`.
+/// `default_branch` is the pushed repository's default branch, when known.
+pub fn revision_matches(target: &str, git_ref: &str, default_branch: Option<&str>) -> bool {
+    let target = target.trim();
+    let pushed = short_ref(git_ref);
+    if target.is_empty() || target == "HEAD" {
+        // HEAD is the default branch: only a push to that branch moves it.
+        return git_ref.starts_with("refs/heads/") && default_branch == Some(pushed);
+    }
+    if target.starts_with("refs/heads/") || target.starts_with("refs/tags/") {
+        return target == git_ref;
+    }
+    // A bare name is a branch or a tag (Argo CD does not tell them apart either).
+    target == pushed
+}
+
+/// Names of the Apps whose source repository is the pushed one and whose target revision the
+/// push moved. `local_remote` is the URL of the repository Sextant reads (every App comes from
+/// it, whatever its `repoURL` says); `local_default_branch` is that repository's default branch,
+/// used for Apps tracking `HEAD` when the payload does not name the default branch.
+pub fn affected(
+    apps: &[App],
+    push: &Push,
+    local_remote: Option<&str>,
+    local_default_branch: Option<&str>,
+) -> Vec<String> {
     let pushed: Vec<String> = push.repo_urls.iter().map(|u| normalize_url(u)).collect();
     let all = local_remote.is_some_and(|r| pushed.contains(&normalize_url(r)));
+    let default_branch = push.default_branch.as_deref().or(local_default_branch);
     apps.iter()
         .filter(|a| all || pushed.contains(&normalize_url(&a.source.repo_url)))
+        .filter(|a| revision_matches(&a.source.target_revision, &push.git_ref, default_branch))
         .map(|a| a.name.clone())
         .collect()
+}
+
+/// The default branch of the repository at `root`: what the remote's `HEAD` points to
+/// (`refs/remotes/<remote>/HEAD`, recorded by fetch), else the checked-out branch.
+pub fn local_default_branch(root: &std::path::Path) -> Option<String> {
+    let git = git2::Repository::open(root).ok()?;
+    if let Ok(remotes) = git.remotes() {
+        for name in remotes.iter().flatten().flatten() {
+            let prefix = format!("refs/remotes/{name}/");
+            if let Ok(r) = git.find_reference(&format!("{prefix}HEAD"))
+                && let Ok(Some(target)) = r.symbolic_target()
+                && let Some(branch) = target.strip_prefix(&prefix)
+            {
+                return Some(branch.to_string());
+            }
+        }
+    }
+    let head = git.head().ok()?;
+    if head.is_branch() {
+        head.shorthand().ok().map(str::to_string)
+    } else {
+        None
+    }
 }
 
 /// Shared state of the webhook server.
@@ -244,6 +326,8 @@ pub struct WebhookServer {
     pub secret: Vec<u8>,
     /// The remote URL of the repository the engine reads.
     pub local_remote: Option<String>,
+    /// Where that repository is (for its default branch, read at each push: fetches update it).
+    pub local_root: Option<std::path::PathBuf>,
 }
 
 fn reply(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
@@ -305,14 +389,20 @@ impl WebhookServer {
         };
         let snap = self.engine.snapshot();
         let apps: Vec<App> = snap.apps.iter().map(|s| s.app.clone()).collect();
-        let names = affected(&apps, &push, self.local_remote.as_deref());
+        let local_default = self.local_root.as_deref().and_then(local_default_branch);
+        let names = affected(
+            &apps,
+            &push,
+            self.local_remote.as_deref(),
+            local_default.as_deref(),
+        );
         eprintln!(
             "webhook: {} push to {} ({}) from {peer}: refreshing {}",
             provider.as_str(),
             push.repo_urls.first().map(String::as_str).unwrap_or(""),
             push.git_ref,
             if names.is_empty() {
-                "nothing (no App uses this repository)".to_string()
+                "nothing (no App tracks this repository and revision)".to_string()
             } else {
                 names.join(", ")
             }
@@ -329,7 +419,11 @@ impl WebhookServer {
                 .await;
         }
         reply(
-            StatusCode::ACCEPTED,
+            if names.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            },
             json!({
                 "provider": provider.as_str(),
                 "event": "push",
@@ -517,19 +611,160 @@ mod tests {
         b.source.repo_url = "https://github.com/example/other.git".into();
         let push = Push {
             repo_urls: vec!["git@github.com:example/astromesh-gitops.git".into()],
+            git_ref: "refs/heads/main".into(),
+            default_branch: Some("main".into()),
             ..Push::default()
         };
         let apps = vec![a, b];
-        assert_eq!(affected(&apps, &push, None), vec!["a-dev".to_string()]);
+        assert_eq!(
+            affected(&apps, &push, None, None),
+            vec!["a-dev".to_string()]
+        );
         // A push to the repository Sextant reads affects every App declared in it.
         assert_eq!(
             affected(
                 &apps,
                 &push,
-                Some("https://github.com/example/astromesh-gitops")
+                Some("https://github.com/example/astromesh-gitops"),
+                None
             )
             .len(),
             2
         );
+        // ... but only when it moves their target revision.
+        let other_branch = Push {
+            git_ref: "refs/heads/feature".into(),
+            ..push.clone()
+        };
+        assert!(
+            affected(
+                &apps,
+                &other_branch,
+                Some("https://github.com/example/astromesh-gitops"),
+                None
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn revision_matching_follows_argo_cd() {
+        // HEAD (or empty) follows the default branch, and only branch pushes move it.
+        assert!(revision_matches("HEAD", "refs/heads/main", Some("main")));
+        assert!(revision_matches("", "refs/heads/main", Some("main")));
+        assert!(!revision_matches("HEAD", "refs/heads/dev", Some("main")));
+        assert!(!revision_matches("HEAD", "refs/tags/main", Some("main")));
+        assert!(!revision_matches("HEAD", "refs/heads/main", None));
+        // A branch name: that branch only; slashes in branch names are kept.
+        assert!(revision_matches("main", "refs/heads/main", Some("main")));
+        assert!(!revision_matches("main", "refs/heads/main2", Some("main")));
+        assert!(revision_matches(
+            "feature/x",
+            "refs/heads/feature/x",
+            Some("main")
+        ));
+        assert!(!revision_matches("x", "refs/heads/feature/x", Some("main")));
+        // A tag name matches a tag push; a bare name matches a tag of that name too (Argo CD).
+        assert!(revision_matches("v1.2.0", "refs/tags/v1.2.0", None));
+        assert!(!revision_matches("v1.2.0", "refs/tags/v1.2.1", None));
+        // Fully qualified targets match only that exact ref.
+        assert!(revision_matches(
+            "refs/heads/release",
+            "refs/heads/release",
+            None
+        ));
+        assert!(!revision_matches(
+            "refs/heads/release",
+            "refs/tags/release",
+            None
+        ));
+        assert!(revision_matches("refs/tags/v2", "refs/tags/v2", None));
+        assert!(!revision_matches("refs/tags/v2", "refs/heads/v2", None));
+        // A commit sha never moves.
+        assert!(!revision_matches(
+            "0123456789abcdef0123456789abcdef01234567",
+            "refs/heads/main",
+            Some("main")
+        ));
+        assert_eq!(short_ref("refs/heads/feature/x"), "feature/x");
+        assert_eq!(short_ref("refs/tags/v1"), "v1");
+        assert_eq!(short_ref("main"), "main");
+    }
+
+    #[test]
+    fn default_branch_from_payload_and_local_fallback() {
+        let gh = br#"{"ref":"refs/heads/trunk","repository":{"clone_url":"https://h/r.git","default_branch":"trunk"}}"#;
+        let ev = [("X-GitHub-Event", "push")];
+        let p = parse_push(Provider::GitHub, headers(&ev), gh)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.default_branch.as_deref(), Some("trunk"));
+        let gl = br#"{"ref":"refs/heads/main","project":{"git_http_url":"https://h/r.git","default_branch":"main"}}"#;
+        let ev = [("X-Gitlab-Event", "Push Hook")];
+        let p = parse_push(Provider::GitLab, headers(&ev), gl)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.default_branch.as_deref(), Some("main"));
+        // No ref: not a push we can match.
+        let noref = br#"{"repository":{"clone_url":"https://h/r.git"}}"#;
+        let ev = [("X-GitHub-Event", "push")];
+        assert!(matches!(
+            parse_push(Provider::GitHub, headers(&ev), noref),
+            Err(Rejection::BadPayload(_))
+        ));
+
+        let mut app = super::super::session::tests::app("a-dev", "dev");
+        app.source.repo_url = "https://h/r.git".into();
+        let push = Push {
+            repo_urls: vec!["https://h/r".into()],
+            git_ref: "refs/heads/main".into(),
+            ..Push::default()
+        };
+        // The payload does not say; the local repository's default branch decides.
+        assert_eq!(
+            affected(std::slice::from_ref(&app), &push, None, Some("main")).len(),
+            1
+        );
+        assert!(affected(std::slice::from_ref(&app), &push, None, Some("trunk")).is_empty());
+        // The payload wins over the local guess.
+        let with_default = Push {
+            default_branch: Some("trunk".into()),
+            ..push
+        };
+        assert!(
+            affected(
+                std::slice::from_ref(&app),
+                &with_default,
+                None,
+                Some("main")
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn local_default_branch_of_a_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = git2::Repository::init(dir.path()).unwrap();
+        let sig = git2::Signature::now("t", "t@t").unwrap();
+        let tree = git.treebuilder(None).unwrap().write().unwrap();
+        let tree = git.find_tree(tree).unwrap();
+        let c = git
+            .commit(Some("refs/heads/trunk"), &sig, &sig, "c", &tree, &[])
+            .unwrap();
+        git.set_head("refs/heads/trunk").unwrap();
+        assert_eq!(local_default_branch(dir.path()).as_deref(), Some("trunk"));
+        // A remote's recorded HEAD wins over the checked-out branch.
+        git.remote("origin", "https://h/r.git").unwrap();
+        git.reference("refs/remotes/origin/main", c, true, "t")
+            .unwrap();
+        git.reference_symbolic(
+            "refs/remotes/origin/HEAD",
+            "refs/remotes/origin/main",
+            true,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(local_default_branch(dir.path()).as_deref(), Some("main"));
     }
 }

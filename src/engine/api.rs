@@ -151,6 +151,57 @@ pub struct HistoryEntry {
     pub source: String,
 }
 
+/// Phase of an operation as recorded in the cluster (Argo CD's `operationState.phase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordedPhase {
+    /// Started and its lease is held: in progress.
+    Running,
+    Succeeded,
+    Failed,
+    /// Never finished: the process running it stopped (or lost the cluster) before it could
+    /// record a result, and its lease expired.
+    Error,
+}
+
+/// The last or current operation of an App, stored in the cluster so every operator sees it
+/// (Argo CD's `status.operationState`). Written when an operation starts, updated when it ends
+/// (also on failure). Carries no Secret value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperationState {
+    /// Distinguishes operations (the lease holder identity of the operation).
+    pub id: String,
+    pub kind: OperationKind,
+    pub phase: RecordedPhase,
+    pub message: String,
+    /// `user@host`.
+    pub initiated_by: String,
+    /// RFC 3339.
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// The revision being synced.
+    pub revision: Revision,
+    /// What the operator asked for (`--revision`), when not the App's target.
+    pub requested_revision: Option<String>,
+    pub dry_run: bool,
+    pub prune: bool,
+    pub force: bool,
+    pub apply_out_of_sync_only: bool,
+    /// `--resource` filters as given (`GROUP:KIND:NAME`); empty: the whole App.
+    pub resource_filters: Vec<String>,
+    /// The App's `syncPolicy.syncOptions`.
+    pub sync_options: Vec<String>,
+    pub retry_limit: Option<i64>,
+    pub timeout_secs: Option<u64>,
+    pub retries: u32,
+    pub history_id: Option<u64>,
+    /// Per-resource result counts by code (`Configured` → 3), over every resource.
+    pub summary: BTreeMap<String, usize>,
+    /// Per-resource results, failures first, at most a few hundred (see `resources_omitted`).
+    pub resources: Vec<ResourceResult>,
+    /// Results not kept in `resources` (large Apps), counted in `summary`.
+    pub resources_omitted: usize,
+}
+
 /// Conditions shown in the App's row and `app get` (Argo CD's `status.conditions`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
@@ -188,6 +239,8 @@ pub struct AppState {
     pub last_sync: Option<LastSync>,
     pub auto_sync: AutoSyncState,
     pub operation: Option<OperationInfo>,
+    /// The last or current operation as recorded in the cluster (any operator's).
+    pub operation_state: Option<OperationState>,
     pub resources: Vec<ResourceRow>,
     pub diffs: Vec<ResourceDiff>,
     pub history: Vec<HistoryEntry>,
@@ -220,6 +273,7 @@ impl AppState {
             last_sync: None,
             auto_sync: auto,
             operation: None,
+            operation_state: None,
             resources: Vec::new(),
             diffs: Vec::new(),
             history: Vec::new(),

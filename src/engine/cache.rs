@@ -5,6 +5,12 @@
 //! renders (plus the kinds it synced before, so extras of a kind no longer rendered are still
 //! found, and ReplicaSets/Pods for the resource tree). Every change bumps a generation counter
 //! that the reconcile loop watches to detect drift.
+//!
+//! Memory: the cache holds every object of the watched kinds in the cluster, so each is stored
+//! slimmed. `metadata.managedFields` is kept aside as compact JSON text (about a tenth of its
+//! parsed size): only `ignoreDifferences.managedFieldsManagers` reads it, through
+//! [`LiveCache::get_with_managed_fields`]. The kubectl last-applied annotation (a second copy of
+//! the object) is dropped: every comparison removes it before comparing.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -14,15 +20,63 @@ use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use super::diff::LAST_APPLIED_ANNOTATION;
 use crate::cluster::{Cluster, ClusterError, Gvk, WatchEvent};
 use crate::resource::{ResourceKey, TRACKING_ANNOTATION};
 
 /// Group and kind: the cache's unit (versions are views of the same objects).
 pub type GroupKind = (String, String);
 
+/// One cached live object.
+struct Cached {
+    /// Without `metadata.managedFields` and the last-applied annotation.
+    obj: Arc<Value>,
+    /// `metadata.managedFields` serialised as JSON, when the object had them.
+    managed_fields: Option<Box<str>>,
+}
+
+impl Cached {
+    fn new(mut obj: Value) -> Self {
+        let mut managed_fields = None;
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            if let Some(mf) = meta.remove("managedFields") {
+                managed_fields = serde_json::to_string(&mf).ok().map(String::into_boxed_str);
+            }
+            let empty = match meta.get_mut("annotations") {
+                Some(Value::Object(a)) => {
+                    a.remove(LAST_APPLIED_ANNOTATION);
+                    a.is_empty()
+                }
+                _ => false,
+            };
+            if empty {
+                meta.remove("annotations");
+            }
+        }
+        Self {
+            obj: Arc::new(obj),
+            managed_fields,
+        }
+    }
+
+    /// The object with its managedFields put back.
+    fn full(&self) -> Value {
+        let mut obj = Value::clone(&self.obj);
+        if let Some(mf) = self
+            .managed_fields
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<Value>(t).ok())
+            && let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            meta.insert("managedFields".into(), mf);
+        }
+        obj
+    }
+}
+
 #[derive(Default)]
 struct KindStore {
-    objects: HashMap<ResourceKey, Arc<Value>>,
+    objects: HashMap<ResourceKey, Cached>,
     /// The first full list has arrived.
     synced: bool,
     /// The last watch error, cleared by the next successful event.
@@ -94,14 +148,14 @@ impl LiveCache {
                 WatchEvent::Restarted(list) => {
                     store.objects = list
                         .into_iter()
-                        .filter_map(|o| ResourceKey::of(&o).map(|k| (k, Arc::new(o))))
+                        .filter_map(|o| ResourceKey::of(&o).map(|k| (k, Cached::new(o))))
                         .collect();
                     store.synced = true;
                     store.error = None;
                 }
                 WatchEvent::Applied(o) => {
                     if let Some(k) = ResourceKey::of(&o) {
-                        store.objects.insert(k, Arc::new(o));
+                        store.objects.insert(k, Cached::new(o));
                     }
                     store.error = None;
                 }
@@ -131,11 +185,11 @@ impl LiveCache {
             let newer = store
                 .objects
                 .get(&k)
-                .and_then(|cur| resource_version(cur))
+                .and_then(|cur| resource_version(&cur.obj))
                 .zip(resource_version(obj))
                 .is_none_or(|(cur, new)| new >= cur);
             if newer {
-                store.objects.insert(k, Arc::new(obj.clone()));
+                store.objects.insert(k, Cached::new(obj.clone()));
             }
         }
     }
@@ -205,13 +259,25 @@ impl LiveCache {
         })
     }
 
+    /// The live object, without `metadata.managedFields` and the last-applied annotation.
     pub fn get(&self, key: &ResourceKey) -> Option<Arc<Value>> {
         let kinds = self.kinds.read().ok()?;
         kinds
             .get(&(key.group.clone(), key.kind.clone()))?
             .objects
             .get(key)
-            .cloned()
+            .map(|c| c.obj.clone())
+    }
+
+    /// The live object with its `metadata.managedFields` (a copy, for the few comparisons that
+    /// read them: `ignoreDifferences.managedFieldsManagers`).
+    pub fn get_with_managed_fields(&self, key: &ResourceKey) -> Option<Value> {
+        let kinds = self.kinds.read().ok()?;
+        kinds
+            .get(&(key.group.clone(), key.kind.clone()))?
+            .objects
+            .get(key)
+            .map(Cached::full)
     }
 
     /// Objects carrying `app`'s tracking id whose id names the object itself (a copied
@@ -222,7 +288,8 @@ impl LiveCache {
         };
         let mut out = Vec::new();
         for store in kinds.values() {
-            for (k, o) in &store.objects {
+            for (k, c) in &store.objects {
+                let o = &c.obj;
                 if let Some((a, tk)) = tracking_of(o)
                     && a == app
                     && tk.group == k.group
@@ -249,7 +316,7 @@ impl LiveCache {
                 s.objects
                     .iter()
                     .filter(|(k, _)| namespace.is_empty() || k.namespace == namespace)
-                    .map(|(_, o)| o.clone())
+                    .map(|(_, c)| c.obj.clone())
                     .collect()
             })
             .unwrap_or_default()
@@ -262,9 +329,9 @@ impl LiveCache {
         };
         let mut out = Vec::new();
         for store in kinds.values() {
-            for (k, o) in &store.objects {
-                if k.namespace == namespace && owner_uids(o).any(|u| u == uid) {
-                    out.push((k.clone(), o.clone()));
+            for (k, c) in &store.objects {
+                if k.namespace == namespace && owner_uids(&c.obj).any(|u| u == uid) {
+                    out.push((k.clone(), c.obj.clone()));
                 }
             }
         }
@@ -346,6 +413,35 @@ mod tests {
         assert_eq!(app, "app1");
         assert_eq!(key, ResourceKey::new("", "ConfigMap", "n", "c"));
         assert!(tracking_of(&json!({"metadata": {}})).is_none());
+    }
+
+    #[test]
+    fn cached_objects_keep_managed_fields_aside_and_drop_last_applied() {
+        let mf = json!([{"manager": "sextant", "operation": "Apply", "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:data": {"f:k": {}}}}]);
+        let live = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "n", "resourceVersion": "7",
+                "annotations": {LAST_APPLIED_ANNOTATION: "{\"data\":{\"k\":\"v\"}}",
+                    TRACKING_ANNOTATION: "app1:/ConfigMap:n/c"},
+                "managedFields": mf},
+            "data": {"k": "v"}});
+        let c = Cached::new(live.clone());
+        assert!(c.obj.pointer("/metadata/managedFields").is_none());
+        assert_eq!(
+            c.obj.pointer("/metadata/annotations"),
+            Some(&json!({TRACKING_ANNOTATION: "app1:/ConfigMap:n/c"}))
+        );
+        assert_eq!(c.obj["data"], live["data"]);
+        let full = c.full();
+        assert_eq!(full.pointer("/metadata/managedFields"), Some(&mf));
+        assert_eq!(full.pointer("/metadata/resourceVersion"), Some(&json!("7")));
+
+        // Only the last-applied annotation: `annotations` goes with it; no managedFields: none.
+        let c = Cached::new(json!({"metadata": {"name": "c",
+            "annotations": {LAST_APPLIED_ANNOTATION: "{}"}}}));
+        assert_eq!(*c.obj, json!({"metadata": {"name": "c"}}));
+        assert!(c.managed_fields.is_none());
+        assert_eq!(c.full(), json!({"metadata": {"name": "c"}}));
     }
 
     #[test]

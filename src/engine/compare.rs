@@ -5,8 +5,9 @@
 //!    taken from that CRD) and the tracking annotation added.
 //! 2. [`Comparer::compare`]: for each desired object with a live counterpart, a `dryRun=All`
 //!    server-side apply gives the predicted live object; predicted and live are normalised and
-//!    compared. Predictions are memoised on (desired content, live resourceVersion), so a compare
-//!    on a warm cache with nothing changed makes no request at all.
+//!    compared as each arrives, then dropped. The outcome (synced, or the diff) is memoised on
+//!    (desired content, the App's ignoreDifferences, live resourceVersion), so a compare on a warm
+//!    cache with nothing changed makes no request at all and holds no prediction.
 //!    When dry-run is forbidden (a view-only user), the prediction falls back to merging the
 //!    desired fields into live, so diff still works without write rights.
 //! 3. Tracked live objects that are no longer desired are extras (to prune).
@@ -23,7 +24,7 @@ use super::api::{
 };
 use super::cache::{LiveCache, owner_keys};
 use super::{diff, health};
-use crate::app::App;
+use crate::app::{App, IgnoreDifference};
 use crate::cluster::{ApplyOptions, Cluster, ClusterError, Gvk};
 use crate::resource::{ResourceKey, TRACKING_ANNOTATION};
 
@@ -32,8 +33,9 @@ use crate::resource::{ResourceKey, TRACKING_ANNOTATION};
 pub struct DesiredObject {
     pub key: ResourceKey,
     pub gvk: Gvk,
-    /// With namespace and tracking annotation.
-    pub obj: Value,
+    /// With namespace and tracking annotation. Shared: compare results and sync tasks refer to
+    /// the same object instead of copying it.
+    pub obj: Arc<Value>,
     pub hook: bool,
     /// The kind is not served yet but a CRD in this render defines it.
     pub kind_pending: bool,
@@ -173,7 +175,7 @@ pub async fn prepare(app: &App, rendered: Vec<Value>, cluster: &dyn Cluster) -> 
         out.objects.push(DesiredObject {
             key,
             gvk,
-            obj,
+            obj: Arc::new(obj),
             hook,
             kind_pending: pending,
         });
@@ -186,10 +188,11 @@ pub async fn prepare(app: &App, rendered: Vec<Value>, cluster: &dyn Cluster) -> 
 pub struct CompareItem {
     pub key: ResourceKey,
     pub gvk: Option<Gvk>,
+    /// Shares the desired object with the [`Prepared`] it came from.
     pub desired: Option<DesiredObject>,
+    /// As the live cache holds it: without `metadata.managedFields` (kept only when an
+    /// `ignoreDifferences.managedFieldsManagers` rule reads them) and the last-applied annotation.
     pub live: Option<Arc<Value>>,
-    /// Predicted live object after apply (server-side dry run or its fallback).
-    pub predicted: Option<Value>,
     pub state: ResourceState,
     pub message: String,
     /// Another GitOps controller tracks the live object.
@@ -222,25 +225,77 @@ impl Comparison {
     }
 }
 
+/// What comparing a server prediction with live found. Only this is memoised, never the
+/// prediction itself: a warm compare needs nothing else, and 10,000 retained predictions cost
+/// as much memory as the live cache.
 #[derive(Clone)]
-struct Memo {
-    desired_hash: u64,
-    live_rv: String,
-    /// Dropped once the outcome is known: a warm compare needs only the outcome.
-    predicted: Option<Value>,
-    /// (synced, diff) once computed for this prediction and live object.
-    outcome: Option<(bool, String)>,
+enum Outcome {
+    Synced,
+    OutOfSync {
+        diff: String,
+    },
+    /// `engine::diff` refused the comparison (e.g. a bad ignoreDifferences rule).
+    Failed {
+        message: String,
+    },
 }
 
-/// Compares one App; keeps the prediction memo between compares.
+impl Outcome {
+    fn apply_to(self, item: &mut CompareItem) {
+        match self {
+            Outcome::Synced => item.state = ResourceState::Synced,
+            Outcome::OutOfSync { diff } => {
+                item.state = ResourceState::OutOfSync;
+                item.diff = diff;
+            }
+            Outcome::Failed { message } => {
+                item.state = ResourceState::OutOfSync;
+                item.message = message;
+            }
+        }
+    }
+}
+
+struct Memo {
+    /// Hash of the desired object and of the App's ignoreDifferences.
+    desired_hash: u64,
+    live_rv: String,
+    outcome: Outcome,
+}
+
+/// Compares one App; keeps the outcome memo between compares.
 #[derive(Default)]
 pub struct Comparer {
     memo: Mutex<HashMap<ResourceKey, Memo>>,
 }
 
-fn hash_value(v: &Value) -> u64 {
+/// Feeds serialised JSON straight into a hasher (no intermediate string per object).
+struct HashWriter<'a, H: Hasher>(&'a mut H);
+
+impl<H: Hasher> std::io::Write for HashWriter<'_, H> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn hash_value(v: &Value, seed: u64) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    v.to_string().hash(&mut h);
+    seed.hash(&mut h);
+    // Writing into a hasher cannot fail; a serialisation error would only weaken the memo key
+    // for this object, and `Value` always serialises.
+    let _ = serde_json::to_writer(HashWriter(&mut h), v);
+    h.finish()
+}
+
+/// Outcomes depend on the App's ignoreDifferences too: a changed rule must not reuse them.
+fn hash_rules(rules: &[IgnoreDifference]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!("{rules:?}").hash(&mut h);
     h.finish()
 }
 
@@ -253,6 +308,10 @@ fn rv(v: &Value) -> String {
 
 /// Concurrency of dry-run requests.
 const DRY_RUN_CONCURRENCY: usize = 16;
+
+/// A dry run to make: item index, memo key (desired hash, live resourceVersion), desired object.
+type DryRun = (usize, u64, String, Arc<Value>);
+type DryRunDone = (usize, u64, String, Result<Value, ClusterError>);
 
 impl Comparer {
     pub fn new() -> Self {
@@ -268,6 +327,8 @@ impl Comparer {
 
     pub async fn compare(&self, app: &App, prepared: &Prepared, cache: &LiveCache) -> Comparison {
         let cluster = cache.cluster().clone();
+        let rules = &app.ignore_differences;
+        let rules_hash = hash_rules(rules);
         let mut conditions: Vec<Condition> = prepared
             .errors
             .iter()
@@ -277,17 +338,22 @@ impl Comparer {
             })
             .collect();
         // Predictions needed: desired, non-hook objects with a live counterpart.
-        let mut todo = Vec::new();
-        let mut items: Vec<CompareItem> = Vec::new();
+        let mut todo: Vec<DryRun> = Vec::new();
+        let mut items: Vec<CompareItem> = Vec::with_capacity(prepared.objects.len());
         for d in &prepared.objects {
-            let live = cache.get(&d.key);
+            // managedFields are read only for managedFieldsManagers rules; one read of the
+            // cache, so live and its managedFields are the same version.
+            let live = if diff::needs_live_managed_fields(&d.key, rules) {
+                cache.get_with_managed_fields(&d.key).map(Arc::new)
+            } else {
+                cache.get(&d.key)
+            };
             let foreign = live.as_deref().and_then(diff::foreign_owner);
             let mut item = CompareItem {
                 key: d.key.clone(),
                 gvk: Some(d.gvk.clone()),
                 desired: Some(d.clone()),
-                live: live.clone(),
-                predicted: None,
+                live,
                 state: ResourceState::Missing,
                 message: String::new(),
                 foreign,
@@ -298,81 +364,58 @@ impl Comparer {
                 // Hooks are not part of the sync status (Argo CD): they run during a sync.
                 item.state = ResourceState::Synced;
                 item.message = "hook".into();
-            } else if let Some(live) = &live {
-                let h = hash_value(&d.obj);
-                let memo = self
-                    .memo
-                    .lock()
-                    .ok()
-                    .and_then(|m| m.get(&d.key).cloned())
-                    .filter(|m| m.desired_hash == h && m.live_rv == rv(live));
+            } else if let Some(live) = &item.live {
+                let h = hash_value(&d.obj, rules_hash);
+                let live_rv = rv(live);
+                let memo = self.memo.lock().ok().and_then(|m| {
+                    m.get(&d.key)
+                        .filter(|m| m.desired_hash == h && m.live_rv == live_rv)
+                        .map(|m| m.outcome.clone())
+                });
                 match memo {
-                    Some(m) => {
-                        item.predicted = m.predicted;
-                        if let Some((synced, diff)) = m.outcome {
-                            item.state = if synced {
-                                ResourceState::Synced
-                            } else {
-                                ResourceState::OutOfSync
-                            };
-                            item.diff = diff;
-                            item.message = "memo".into();
-                        }
-                    }
-                    None => todo.push((items.len(), h, rv(live))),
+                    Some(outcome) => outcome.apply_to(&mut item),
+                    None => todo.push((items.len(), h, live_rv, d.obj.clone())),
+                }
+            } else {
+                item.message = if d.kind_pending {
+                    "kind defined by a CRD in this sync".into()
+                } else {
+                    "to create".into()
+                };
+                let opts = diff::DiffOptions {
+                    ignore_differences: rules,
+                    ..diff::DiffOptions::default()
+                };
+                match diff::compare(&d.key, Some(&d.obj), None, &opts) {
+                    Ok(r) => item.diff = r.diff,
+                    Err(e) => item.message = e.to_string(),
                 }
             }
             items.push(item);
         }
-        // Owned, boxed futures: keeps this future `Send` for any caller lifetime.
-        let jobs: Vec<futures::future::BoxFuture<'static, Result<Value, ClusterError>>> = todo
-            .iter()
-            .map(|(idx, _, _)| {
-                let obj = items[*idx]
-                    .desired
-                    .as_ref()
-                    .map(|d| d.obj.clone())
-                    .unwrap_or(Value::Null);
-                let c = cluster.clone();
-                let fut: futures::future::BoxFuture<'static, Result<Value, ClusterError>> =
-                    Box::pin(async move {
-                        c.apply(
-                            &obj,
-                            ApplyOptions {
-                                force: false,
-                                dry_run: true,
-                            },
-                        )
-                        .await
-                    });
-                fut
-            })
-            .collect();
-        let results: Vec<Result<Value, ClusterError>> = futures::stream::iter(jobs)
-            .buffered(DRY_RUN_CONCURRENCY)
-            .collect()
-            .await;
+        // Dry runs, DRY_RUN_CONCURRENCY in flight; each prediction is compared as soon as it
+        // arrives and dropped, so at most a handful are held at once. Owned, boxed futures keep
+        // this future `Send` for any caller lifetime.
+        let mut results = futures::stream::iter(todo.into_iter().map(move |(idx, h, rv, obj)| {
+            let c = cluster.clone();
+            let fut: futures::future::BoxFuture<'static, DryRunDone> = Box::pin(async move {
+                let opts = ApplyOptions {
+                    force: false,
+                    dry_run: true,
+                };
+                let res = c.apply(&obj, opts).await;
+                (idx, h, rv, res)
+            });
+            fut
+        }))
+        .buffered(DRY_RUN_CONCURRENCY);
         let mut forbidden_noted = false;
-        for ((idx, h, live_rv), res) in todo.into_iter().zip(results) {
+        while let Some((idx, h, live_rv, res)) = results.next().await {
             let item = &mut items[idx];
-            match res {
-                Ok(pred) => {
-                    if let Ok(mut m) = self.memo.lock() {
-                        m.insert(
-                            item.key.clone(),
-                            Memo {
-                                desired_hash: h,
-                                live_rv,
-                                predicted: Some(pred.clone()),
-                                outcome: None,
-                            },
-                        );
-                    }
-                    item.predicted = Some(pred);
-                }
+            let predicted = match res {
+                Ok(pred) => Some(pred),
                 Err(ClusterError::Conflict { conflicts, .. }) => {
                     // Fields we set are owned by another manager with other values: out of sync.
-                    item.predicted = merge_prediction(item);
                     item.predicted_locally = true;
                     item.message = format!(
                         "fields owned by another manager: {}; sync with force to take them",
@@ -382,9 +425,9 @@ impl Comparer {
                             .collect::<Vec<_>>()
                             .join(", ")
                     );
+                    merge_prediction(item)
                 }
                 Err(e @ ClusterError::Forbidden { .. }) => {
-                    item.predicted = merge_prediction(item);
                     item.predicted_locally = true;
                     if !forbidden_noted {
                         forbidden_noted = true;
@@ -395,73 +438,29 @@ impl Comparer {
                             ),
                         });
                     }
+                    merge_prediction(item)
                 }
                 Err(e) => {
-                    item.predicted = merge_prediction(item);
                     item.predicted_locally = true;
                     item.message = format!("dry run failed: {e}");
+                    merge_prediction(item)
                 }
-            }
-        }
-        // Decide states with engine::diff (normalisation, ignoreDifferences, masking).
-        for item in items.iter_mut() {
-            if item.message == "hook" {
-                continue;
-            }
-            if item.message == "memo" {
-                item.message.clear();
-                continue;
-            }
-            let opts = diff::DiffOptions {
-                ignore_differences: &app.ignore_differences,
-                // A local prediction has no managedFields of ours to filter webhooks by.
-                ignore_mutation_webhook: !item.predicted_locally,
-                ..diff::DiffOptions::default()
             };
-            match (&item.live, &item.predicted) {
-                (None, _) => {
-                    item.state = ResourceState::Missing;
-                    if item.message.is_empty() {
-                        item.message = if item.desired.as_ref().is_some_and(|d| d.kind_pending) {
-                            "kind defined by a CRD in this sync".into()
-                        } else {
-                            "to create".into()
-                        };
-                    }
-                    let desired = item.desired.as_ref().map(|d| &d.obj);
-                    match diff::compare(&item.key, desired, None, &opts) {
-                        Ok(d) => item.diff = d.diff,
-                        Err(e) => item.message = e.to_string(),
-                    }
-                }
-                (Some(live), Some(pred)) => {
-                    match diff::compare(&item.key, Some(pred), Some(live), &opts) {
-                        Ok(d) => {
-                            let synced = d.status == diff::DiffStatus::Synced;
-                            item.state = if synced && item.message.is_empty() {
-                                ResourceState::Synced
-                            } else {
-                                ResourceState::OutOfSync
-                            };
-                            if !item.predicted_locally
-                                && item.message.is_empty()
-                                && let Ok(mut m) = self.memo.lock()
-                                && let Some(entry) = m.get_mut(&item.key)
-                            {
-                                entry.outcome = Some((synced, d.diff.clone()));
-                                entry.predicted = None;
-                            }
-                            item.diff = d.diff;
-                        }
-                        Err(e) => {
-                            item.state = ResourceState::OutOfSync;
-                            item.message = e.to_string();
-                        }
-                    }
-                }
-                (Some(_), None) => item.state = ResourceState::OutOfSync,
+            let outcome = decide(item, predicted.as_ref(), rules);
+            if let Some(outcome) = outcome
+                && let Ok(mut m) = self.memo.lock()
+            {
+                m.insert(
+                    item.key.clone(),
+                    Memo {
+                        desired_hash: h,
+                        live_rv,
+                        outcome,
+                    },
+                );
             }
         }
+        drop(results);
         // Extras: tracked by this App, not desired.
         let desired_keys: BTreeSet<&ResourceKey> =
             prepared.objects.iter().map(|d| &d.key).collect();
@@ -475,7 +474,7 @@ impl Comparer {
                 continue;
             }
             let opts = diff::DiffOptions {
-                ignore_differences: &app.ignore_differences,
+                ignore_differences: rules,
                 ..diff::DiffOptions::default()
             };
             let d = diff::compare(&key, None, Some(&live), &opts)
@@ -487,7 +486,6 @@ impl Comparer {
                 desired: None,
                 foreign: diff::foreign_owner(&live),
                 live: Some(live),
-                predicted: None,
                 state: ResourceState::Extra,
                 message: "not in Git: pruned by a sync with prune".into(),
                 diff: d,
@@ -547,6 +545,54 @@ impl Comparer {
     }
 }
 
+/// Compare one item's prediction with its live object: sets state, diff and (on error) message.
+/// Returns the outcome to memoise: only for server predictions that raised no message (a local
+/// prediction or a conflict is worked out again next time, with a new dry run).
+fn decide(
+    item: &mut CompareItem,
+    predicted: Option<&Value>,
+    rules: &[IgnoreDifference],
+) -> Option<Outcome> {
+    let (Some(live), Some(pred)) = (item.live.as_deref(), predicted) else {
+        item.state = ResourceState::OutOfSync;
+        return None;
+    };
+    let memoise = !item.predicted_locally && item.message.is_empty();
+    let opts = diff::DiffOptions {
+        ignore_differences: rules,
+        // A local prediction has no managedFields of ours to filter webhooks by.
+        ignore_mutation_webhook: !item.predicted_locally,
+        ..diff::DiffOptions::default()
+    };
+    match diff::compare(&item.key, Some(pred), Some(live), &opts) {
+        Ok(d) => {
+            let synced = d.status == diff::DiffStatus::Synced;
+            item.state = if synced && item.message.is_empty() {
+                ResourceState::Synced
+            } else {
+                ResourceState::OutOfSync
+            };
+            item.diff = d.diff;
+            memoise.then(|| {
+                if synced {
+                    Outcome::Synced
+                } else {
+                    Outcome::OutOfSync {
+                        diff: item.diff.clone(),
+                    }
+                }
+            })
+        }
+        Err(e) => {
+            item.state = ResourceState::OutOfSync;
+            item.message = e.to_string();
+            memoise.then(|| Outcome::Failed {
+                message: item.message.clone(),
+            })
+        }
+    }
+}
+
 /// Predict live after apply without the server: desired fields merged over live.
 fn merge_prediction(item: &CompareItem) -> Option<Value> {
     let live = item.live.as_deref()?;
@@ -582,7 +628,7 @@ pub fn rows_and_diffs(
     let mut seen: BTreeSet<ResourceKey> = BTreeSet::new();
     for i in &cmp.items {
         seen.insert(i.key.clone());
-        let desired = i.desired.as_ref().map(|d| &d.obj);
+        let desired = i.desired.as_ref().map(|d| &*d.obj);
         let h = health::resource_health(i.live.as_deref());
         let ann = |k: &str| {
             desired

@@ -466,6 +466,13 @@ fn matching_rules<'a>(
     })
 }
 
+/// Whether comparing `key` under `rules` reads the live object's `managedFields` (a rule with
+/// `managedFieldsManagers` matches it). Callers that keep live objects without managedFields
+/// (the live cache) fetch them only then.
+pub fn needs_live_managed_fields(key: &ResourceKey, rules: &[IgnoreDifference]) -> bool {
+    matching_rules(key, rules).any(|r| !r.managed_fields_managers.is_empty())
+}
+
 fn apply_ignore_rule(
     key: &ResourceKey,
     obj: &mut Value,
@@ -1313,6 +1320,13 @@ mod tests {
                 .status,
             DiffStatus::OutOfSync
         );
+        assert!(needs_live_managed_fields(&key(), &rules));
+        let other = ResourceKey::new("apps", "Deployment", "n", "api");
+        assert!(!needs_live_managed_fields(&other, &rules));
+        let mut pointer_only = rules[0].clone();
+        pointer_only.managed_fields_managers.clear();
+        pointer_only.json_pointers = vec!["/spec/replicas".into()];
+        assert!(!needs_live_managed_fields(&key(), &[pointer_only]));
     }
 
     #[test]

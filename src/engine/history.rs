@@ -9,6 +9,10 @@
 //!   first, at most `revisionHistoryLimit`), `data.inventory` = JSON list of `group/version/kind`
 //!   the App's last sync applied (so extras of kinds no longer rendered are still found).
 //! - `ConfigMap sextant-autosync-<app>`: an operator's override of Git's `syncPolicy.automated`.
+//! - `ConfigMap sextant-operation-<app>`: `data.operation` = JSON of the App's last or current
+//!   operation ([`OperationState`], Argo CD's `status.operationState`): written as `Running` when
+//!   an operation starts (after its Lease is taken), updated with the result when it ends, also
+//!   when it fails. A `Running` record whose Lease is gone reads as `Error` (the process died).
 //!
 //! Writes are read-modify-write with the `resourceVersion` as precondition, retried on conflict,
 //! so two operators finishing syncs at once both land in history.
@@ -17,8 +21,12 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::api::HistoryEntry;
+use super::api::{
+    HistoryEntry, OperationKind, OperationPhase, OperationResult, OperationState, RecordedPhase,
+    ResourceResult, ResultCode, Revision, SyncOptions,
+};
 use crate::cluster::{ApplyOptions, Cluster, ClusterError, Gvk};
+use crate::resource::ResourceKey;
 
 /// Namespace holding Sextant's shared state on each cluster.
 pub const STATE_NAMESPACE: &str = "sextant-system";
@@ -54,12 +62,18 @@ pub async fn ensure_state_namespace(cluster: &dyn Cluster) -> Result<(), Cluster
         .map(|_| ())
 }
 
+pub fn operation_name(app: &str) -> String {
+    format!("sextant-operation-{app}")
+}
+
 /// History and inventory of one App.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct History {
     pub entries: Vec<HistoryEntry>,
     /// Kinds applied by the last successful sync.
     pub inventory: Vec<Gvk>,
+    /// The last or current operation (any operator's), when one was recorded and could be read.
+    pub operation: Option<OperationState>,
 }
 
 impl History {
@@ -90,21 +104,31 @@ fn parse_history(cm: &Value) -> History {
             Some(Gvk::new(p.next()?, p.next()?, p.next()?))
         })
         .collect();
-    History { entries, inventory }
+    History {
+        entries,
+        inventory,
+        operation: None,
+    }
 }
 
-/// Read an App's history (empty when none was recorded yet).
+/// Read an App's history (empty when none was recorded yet) and its last or current operation.
+/// The operation is best effort: when it cannot be read the history still loads.
 pub async fn load(cluster: &dyn Cluster, app: &str) -> Result<History, ClusterError> {
-    match cluster
+    let mut h = match cluster
         .get(&configmap_gvk(), STATE_NAMESPACE, &history_name(app))
         .await
     {
-        Ok(Some(cm)) => Ok(parse_history(&cm)),
-        Ok(None) => Ok(History::default()),
+        Ok(Some(cm)) => parse_history(&cm),
+        Ok(None) => History::default(),
         // The state namespace does not exist yet.
-        Err(e) if e.is_not_found() => Ok(History::default()),
-        Err(e) => Err(e),
-    }
+        Err(e) if e.is_not_found() => History::default(),
+        Err(e) => return Err(e),
+    };
+    h.operation = load_operation(cluster, app).await.unwrap_or_else(|e| {
+        tracing::debug!(app, "operation record not readable: {e}");
+        None
+    });
+    Ok(h)
 }
 
 /// What to record after a successful sync.
@@ -303,6 +327,439 @@ pub async fn store_override(
     }
 }
 
+// ------------------------------------------------------------------------ operation record
+
+/// Most per-resource results kept in a record; a ConfigMap holds at most 1 MiB and an App of
+/// thousands of objects would not fit. Counts by result code cover every resource.
+pub const MAX_RECORDED_RESOURCES: usize = 250;
+
+/// The record of an operation that is starting (phase `Running`). `id` is the operation's lease
+/// identity, so a late end-of-operation write never overwrites a newer operation's record.
+pub fn operation_starting(
+    id: &str,
+    kind: OperationKind,
+    initiated_by: &str,
+    revision: &Revision,
+    options: &SyncOptions,
+    sync_options: &[String],
+) -> OperationState {
+    OperationState {
+        id: id.to_string(),
+        kind,
+        phase: RecordedPhase::Running,
+        message: "operation in progress".into(),
+        initiated_by: initiated_by.to_string(),
+        started_at: now_rfc3339(),
+        finished_at: None,
+        revision: revision.clone(),
+        requested_revision: options.revision.clone(),
+        dry_run: options.dry_run,
+        prune: options.prune,
+        force: options.force,
+        apply_out_of_sync_only: options.apply_out_of_sync_only,
+        resource_filters: options
+            .resources
+            .iter()
+            .map(|f| {
+                if f.namespace.is_empty() {
+                    format!("{}:{}:{}", f.group, f.kind, f.name)
+                } else {
+                    format!("{}:{}:{}/{}", f.group, f.kind, f.namespace, f.name)
+                }
+            })
+            .collect(),
+        sync_options: sync_options.to_vec(),
+        retry_limit: options.retry.map(|r| r.limit),
+        timeout_secs: options.timeout.map(|t| t.as_secs()),
+        retries: 0,
+        history_id: None,
+        summary: BTreeMap::new(),
+        resources: Vec::new(),
+        resources_omitted: 0,
+    }
+}
+
+/// The record of a finished operation: its phase, message and per-resource results (failures
+/// first, capped at [`MAX_RECORDED_RESOURCES`]).
+pub fn operation_finished(started: &OperationState, result: &OperationResult) -> OperationState {
+    let mut rec = started.clone();
+    rec.phase = match result.phase {
+        OperationPhase::Succeeded => RecordedPhase::Succeeded,
+        OperationPhase::Failed | OperationPhase::Refused => RecordedPhase::Failed,
+    };
+    rec.message = result.message.clone();
+    rec.finished_at = Some(now_rfc3339());
+    if !result.revision.is_empty() {
+        rec.revision.sha = result.revision.clone();
+    }
+    rec.dry_run = result.dry_run;
+    rec.retries = result.retries;
+    rec.history_id = result.history_id;
+    rec.summary = super::api::summarize(&result.resources);
+    let mut ordered: Vec<&ResourceResult> = result.resources.iter().collect();
+    // Stable: failures first, the rest in execution order.
+    ordered.sort_by_key(|r| !r.code.is_failure());
+    rec.resources = ordered
+        .into_iter()
+        .take(MAX_RECORDED_RESOURCES)
+        .cloned()
+        .collect();
+    rec.resources_omitted = result.resources.len().saturating_sub(rec.resources.len());
+    rec
+}
+
+fn kind_str(k: OperationKind) -> &'static str {
+    match k {
+        OperationKind::Sync => "Sync",
+        OperationKind::Rollback => "Rollback",
+        OperationKind::AutoSync => "AutoSync",
+        OperationKind::SelfHeal => "SelfHeal",
+    }
+}
+
+fn parse_kind(s: &str) -> Option<OperationKind> {
+    Some(match s {
+        "Sync" => OperationKind::Sync,
+        "Rollback" => OperationKind::Rollback,
+        "AutoSync" => OperationKind::AutoSync,
+        "SelfHeal" => OperationKind::SelfHeal,
+        _ => return None,
+    })
+}
+
+/// The operation kind of a lease identity's operation word (`sync`, `auto-sync`, ...).
+fn kind_of_lease_word(w: &str) -> OperationKind {
+    match w {
+        "rollback" => OperationKind::Rollback,
+        "auto-sync" => OperationKind::AutoSync,
+        "self-heal" => OperationKind::SelfHeal,
+        _ => OperationKind::Sync,
+    }
+}
+
+pub fn recorded_phase_str(p: RecordedPhase) -> &'static str {
+    match p {
+        RecordedPhase::Running => "Running",
+        RecordedPhase::Succeeded => "Succeeded",
+        RecordedPhase::Failed => "Failed",
+        RecordedPhase::Error => "Error",
+    }
+}
+
+fn parse_phase(s: &str) -> Option<RecordedPhase> {
+    Some(match s {
+        "Running" => RecordedPhase::Running,
+        "Succeeded" => RecordedPhase::Succeeded,
+        "Failed" => RecordedPhase::Failed,
+        "Error" => RecordedPhase::Error,
+        _ => return None,
+    })
+}
+
+const RESULT_CODES: [ResultCode; 13] = [
+    ResultCode::Synced,
+    ResultCode::Created,
+    ResultCode::Configured,
+    ResultCode::Unchanged,
+    ResultCode::Pruned,
+    ResultCode::PruneSkipped,
+    ResultCode::HookRunning,
+    ResultCode::HookSucceeded,
+    ResultCode::HookFailed,
+    ResultCode::Failed,
+    ResultCode::WouldCreate,
+    ResultCode::WouldConfigure,
+    ResultCode::WouldPrune,
+];
+
+fn parse_code(s: &str) -> Option<ResultCode> {
+    RESULT_CODES.into_iter().find(|c| format!("{c:?}") == s)
+}
+
+/// The stored JSON of a record (field names as in `docs/cli-json-schema.md`).
+pub fn operation_to_json(o: &OperationState) -> Value {
+    json!({
+        "id": o.id,
+        "kind": kind_str(o.kind),
+        "phase": recorded_phase_str(o.phase),
+        "message": o.message,
+        "initiatedBy": o.initiated_by,
+        "startedAt": o.started_at,
+        "finishedAt": o.finished_at,
+        "revision": {"sha": o.revision.sha, "subject": o.revision.subject},
+        "requestedRevision": o.requested_revision,
+        "dryRun": o.dry_run,
+        "prune": o.prune,
+        "force": o.force,
+        "applyOutOfSyncOnly": o.apply_out_of_sync_only,
+        "resourceFilters": o.resource_filters,
+        "syncOptions": o.sync_options,
+        "retryLimit": o.retry_limit,
+        "timeoutSeconds": o.timeout_secs,
+        "retries": o.retries,
+        "historyId": o.history_id,
+        "summary": o.summary,
+        "resources": o.resources.iter().map(|r| json!({
+            "group": r.key.group, "kind": r.key.kind, "namespace": r.key.namespace,
+            "name": r.key.name, "phase": r.phase, "syncWave": r.wave,
+            "result": format!("{:?}", r.code), "message": r.message,
+        })).collect::<Vec<_>>(),
+        "resourcesOmitted": o.resources_omitted,
+    })
+}
+
+/// Parse a stored record; `None` when it is not one (hand-edited, another version).
+pub fn operation_from_json(v: &Value) -> Option<OperationState> {
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let b = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let strings = |k: &str| -> Vec<String> {
+        v.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let resources = v
+        .get("resources")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| {
+                    let f = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
+                    Some(ResourceResult {
+                        key: ResourceKey::new(f("group"), f("kind"), f("namespace"), f("name")),
+                        phase: f("phase").to_string(),
+                        wave: r.get("syncWave").and_then(Value::as_i64).unwrap_or(0),
+                        code: parse_code(f("result"))?,
+                        message: f("message").to_string(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(OperationState {
+        id: s("id").unwrap_or_default(),
+        kind: parse_kind(&s("kind")?)?,
+        phase: parse_phase(&s("phase")?)?,
+        message: s("message").unwrap_or_default(),
+        initiated_by: s("initiatedBy").unwrap_or_default(),
+        started_at: s("startedAt").unwrap_or_default(),
+        finished_at: s("finishedAt"),
+        revision: Revision {
+            sha: v
+                .pointer("/revision/sha")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            subject: v
+                .pointer("/revision/subject")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        },
+        requested_revision: s("requestedRevision"),
+        dry_run: b("dryRun"),
+        prune: b("prune"),
+        force: b("force"),
+        apply_out_of_sync_only: b("applyOutOfSyncOnly"),
+        resource_filters: strings("resourceFilters"),
+        sync_options: strings("syncOptions"),
+        retry_limit: v.get("retryLimit").and_then(Value::as_i64),
+        timeout_secs: v.get("timeoutSeconds").and_then(Value::as_u64),
+        retries: v
+            .get("retries")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0),
+        history_id: v.get("historyId").and_then(Value::as_u64),
+        summary: v
+            .get("summary")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, n)| Some((k.clone(), usize::try_from(n.as_u64()?).ok()?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        resources,
+        resources_omitted: v
+            .get("resourcesOmitted")
+            .and_then(Value::as_u64)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0),
+    })
+}
+
+fn parse_operation_cm(cm: &Value) -> Option<OperationState> {
+    let text = cm.pointer("/data/operation")?.as_str()?;
+    operation_from_json(&serde_json::from_str(text).ok()?)
+}
+
+/// What a reader makes of the stored record and the lease: a `Running` record whose lease is
+/// gone (or now held by another operation) never finished; a lease held by an operation that has
+/// not written its record yet (or whose operator cannot) is shown as running from the lease.
+pub fn reconcile_with_lease(
+    record: Option<OperationState>,
+    lease: Option<(String, String)>,
+) -> Option<OperationState> {
+    match (record, lease) {
+        (Some(r), Some((holder, _))) if r.id == holder => Some(r),
+        (Some(mut r), lease) if r.phase == RecordedPhase::Running && lease.is_none() => {
+            r.phase = RecordedPhase::Error;
+            r.message = format!(
+                "interrupted: the operation started by {} never recorded a result (its process stopped or lost the cluster, and its lease expired)",
+                r.initiated_by
+            );
+            Some(r)
+        }
+        // An older record (finished, or Running and superseded) gives way to the lease holder.
+        (_, Some((holder, since))) => {
+            let (who, what) = super::lock::split_identity(&holder);
+            let mut r = operation_starting(
+                &holder,
+                kind_of_lease_word(&what),
+                &who,
+                &Revision::default(),
+                &SyncOptions::default(),
+                &[],
+            );
+            r.started_at = since
+                .parse::<k8s_openapi::jiff::Timestamp>()
+                .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+                .unwrap_or(since);
+            r.message = format!("{what} in progress by {who}");
+            Some(r)
+        }
+        (record, None) => record,
+    }
+}
+
+/// Read the App's last or current operation (see [`reconcile_with_lease`]).
+pub async fn load_operation(
+    cluster: &dyn Cluster,
+    app: &str,
+) -> Result<Option<OperationState>, ClusterError> {
+    let record = match cluster
+        .get(&configmap_gvk(), STATE_NAMESPACE, &operation_name(app))
+        .await
+    {
+        Ok(cm) => cm.as_ref().and_then(parse_operation_cm),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => return Err(e),
+    };
+    // A user who may read ConfigMaps but not Leases still sees the record as stored.
+    let lease = match super::lock::holder_identity(cluster, app).await {
+        Ok(l) => l,
+        Err(_) => return Ok(record),
+    };
+    Ok(reconcile_with_lease(record, lease))
+}
+
+fn operation_configmap(app: &str, o: &OperationState) -> Value {
+    state_configmap(
+        &operation_name(app),
+        app,
+        BTreeMap::from([("operation".to_string(), operation_to_json(o).to_string())]),
+    )
+}
+
+/// Record an operation that starts (the caller holds the App's lease).
+pub async fn store_operation_start(
+    cluster: &dyn Cluster,
+    app: &str,
+    o: &OperationState,
+) -> Result<(), ClusterError> {
+    ensure_state_namespace(cluster).await?;
+    cluster
+        .apply(
+            &operation_configmap(app, o),
+            ApplyOptions {
+                force: true,
+                dry_run: false,
+            },
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Record the end of an operation, unless another operation's record replaced ours meanwhile
+/// (our lease expired and someone else took it). The write is conditional on the
+/// `resourceVersion` read, retried on a concurrent change.
+pub async fn store_operation_end(
+    cluster: &dyn Cluster,
+    app: &str,
+    o: &OperationState,
+) -> Result<(), ClusterError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let current = match cluster
+            .get(&configmap_gvk(), STATE_NAMESPACE, &operation_name(app))
+            .await
+        {
+            Ok(c) => c,
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        };
+        let result = match &current {
+            Some(cm) => {
+                if parse_operation_cm(cm).is_some_and(|r| r.id != o.id) {
+                    return Ok(());
+                }
+                let mut obj = operation_configmap(app, o);
+                obj["metadata"]["resourceVersion"] = cm
+                    .pointer("/metadata/resourceVersion")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                cluster.replace(&obj).await
+            }
+            None => {
+                ensure_state_namespace(cluster).await?;
+                cluster.create(&operation_configmap(app, o)).await
+            }
+        };
+        match result {
+            Ok(_) => return Ok(()),
+            Err(ClusterError::AlreadyExists { .. }) if attempts < 5 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// [`store_operation_end`]; when the cluster cannot be reached (the operation probably failed
+/// for that reason), keep trying in the background for a lease lifetime so the record does not
+/// stay `Running`.
+pub async fn finish_operation_record(
+    cluster: std::sync::Arc<dyn Cluster>,
+    app: &str,
+    o: OperationState,
+) -> Result<(), ClusterError> {
+    let first = store_operation_end(cluster.as_ref(), app, &o).await;
+    if let Err(e) = &first
+        && e.is_transient()
+    {
+        let app = app.to_string();
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now()
+                + std::time::Duration::from_secs(super::lock::LEASE_SECONDS as u64);
+            while tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                if store_operation_end(cluster.as_ref(), &app, &o)
+                    .await
+                    .is_ok()
+                {
+                    return;
+                }
+            }
+        });
+    }
+    first
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,6 +796,163 @@ mod tests {
         );
         assert_eq!(h.find(3).map(|e| e.revision.as_str()), Some("abc"));
         assert!(h.find(4).is_none());
+    }
+
+    fn result(name: &str, code: ResultCode) -> ResourceResult {
+        ResourceResult {
+            key: ResourceKey::new("", "ConfigMap", "ns", name),
+            phase: "Sync".into(),
+            wave: 0,
+            code,
+            message: if code.is_failure() {
+                format!("ConfigMap {name:?} is invalid")
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    fn started() -> OperationState {
+        let options = SyncOptions {
+            prune: true,
+            revision: Some("v1".into()),
+            resources: vec![super::super::api::ResourceFilter::parse(":ConfigMap:ns/a").unwrap()],
+            timeout: Some(std::time::Duration::from_secs(90)),
+            ..SyncOptions::default()
+        };
+        operation_starting(
+            "me@host sync #01",
+            OperationKind::Sync,
+            "me@host",
+            &Revision {
+                sha: "a".repeat(40),
+                subject: "s".into(),
+            },
+            &options,
+            &["CreateNamespace=true".to_string()],
+        )
+    }
+
+    #[test]
+    fn operation_record_round_trips_through_the_configmap() {
+        let rec = started();
+        assert_eq!(rec.phase, RecordedPhase::Running);
+        assert_eq!(rec.resource_filters, vec![":ConfigMap:ns/a".to_string()]);
+        assert_eq!(rec.timeout_secs, Some(90));
+        assert_eq!(
+            parse_operation_cm(&operation_configmap("app", &rec)),
+            Some(rec.clone())
+        );
+        let done = operation_finished(
+            &rec,
+            &OperationResult {
+                app: "app".into(),
+                kind: OperationKind::Sync,
+                phase: OperationPhase::Failed,
+                revision: "b".repeat(40),
+                message: "one object failed".into(),
+                resources: vec![
+                    result("ok", ResultCode::Configured),
+                    result("bad", ResultCode::Failed),
+                ],
+                dry_run: false,
+                retries: 2,
+                history_id: None,
+            },
+        );
+        assert_eq!(done.phase, RecordedPhase::Failed);
+        assert!(done.finished_at.is_some());
+        assert_eq!(done.revision.sha, "b".repeat(40));
+        assert_eq!(done.retries, 2);
+        assert_eq!(done.resources[0].key.name, "bad", "failures first");
+        assert_eq!(done.summary.get("Failed"), Some(&1));
+        assert_eq!(done.summary.get("Configured"), Some(&1));
+        let back = parse_operation_cm(&operation_configmap("app", &done)).unwrap();
+        assert_eq!(back, done);
+        // Not a record: ignored rather than misread.
+        assert_eq!(operation_from_json(&json!({"kind": "Dance"})), None);
+    }
+
+    #[test]
+    fn large_operations_keep_counts_but_cap_the_list() {
+        let many: Vec<ResourceResult> = (0..MAX_RECORDED_RESOURCES + 40)
+            .map(|i| {
+                result(
+                    &format!("cm-{i}"),
+                    if i == MAX_RECORDED_RESOURCES + 10 {
+                        ResultCode::Failed
+                    } else {
+                        ResultCode::Created
+                    },
+                )
+            })
+            .collect();
+        let done = operation_finished(
+            &started(),
+            &OperationResult {
+                app: "app".into(),
+                kind: OperationKind::Sync,
+                phase: OperationPhase::Failed,
+                revision: String::new(),
+                message: "m".into(),
+                resources: many,
+                dry_run: false,
+                retries: 0,
+                history_id: None,
+            },
+        );
+        assert_eq!(done.resources.len(), MAX_RECORDED_RESOURCES);
+        assert_eq!(done.resources_omitted, 40);
+        assert_eq!(
+            done.resources[0].code,
+            ResultCode::Failed,
+            "the failure is kept although it came late"
+        );
+        assert_eq!(
+            done.summary.values().sum::<usize>(),
+            MAX_RECORDED_RESOURCES + 40
+        );
+        assert_eq!(
+            done.revision.sha,
+            "a".repeat(40),
+            "kept when the result has none"
+        );
+    }
+
+    #[test]
+    fn readers_reconcile_the_record_with_the_lease() {
+        let running = started();
+        let lease = |id: &str| Some((id.to_string(), "2026-01-01T10:00:00.123456Z".to_string()));
+        // Our lease is held: Running as recorded.
+        assert_eq!(
+            reconcile_with_lease(Some(running.clone()), lease("me@host sync #01")),
+            Some(running.clone())
+        );
+        // Running but the lease is gone: it never finished.
+        let dead = reconcile_with_lease(Some(running.clone()), None).unwrap();
+        assert_eq!(dead.phase, RecordedPhase::Error);
+        assert!(
+            dead.message.contains("never recorded a result"),
+            "{}",
+            dead.message
+        );
+        // Finished records stand when no one holds the lease.
+        let mut done = running.clone();
+        done.phase = RecordedPhase::Succeeded;
+        assert_eq!(
+            reconcile_with_lease(Some(done.clone()), None),
+            Some(done.clone())
+        );
+        assert_eq!(reconcile_with_lease(None, None), None);
+        // Another operation holds the lease: shown running from the lease.
+        for record in [Some(done), Some(running), None] {
+            let other = reconcile_with_lease(record, lease("bob@box self-heal #02")).unwrap();
+            assert_eq!(other.phase, RecordedPhase::Running);
+            assert_eq!(other.kind, OperationKind::SelfHeal);
+            assert_eq!(other.initiated_by, "bob@box");
+            assert_eq!(other.started_at, "2026-01-01T10:00:00Z");
+            assert!(other.revision.sha.is_empty());
+        }
     }
 
     #[test]

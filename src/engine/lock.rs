@@ -218,6 +218,35 @@ pub async fn holder(
     }
 }
 
+/// The raw identity (`user@host what #token`) and acquire time of the App's lease holder, when
+/// the lease is held and not expired.
+pub async fn holder_identity(
+    cluster: &dyn Cluster,
+    app: &str,
+) -> Result<Option<(String, String)>, ClusterError> {
+    match cluster
+        .get(&lease_gvk(), STATE_NAMESPACE, &lease_name(app))
+        .await
+    {
+        Ok(Some(lease)) => {
+            let (h, since, _, free) = holder_of(&lease);
+            Ok((!free).then_some((h, since)))
+        }
+        Ok(None) => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `(user@host, operation)` out of a holder identity `user@host operation #token`.
+pub fn split_identity(identity: &str) -> (String, String) {
+    let shown = display_holder(identity);
+    match shown.rsplit_once(' ') {
+        Some((who, what)) => (who.to_string(), what.to_string()),
+        None => (shown, String::new()),
+    }
+}
+
 impl OperationLock {
     /// Release the lease if we still hold it. When the cluster cannot be reached (e.g. the
     /// operation failed because the apiserver went away), keep trying in the background for
@@ -318,6 +347,18 @@ mod tests {
         let mut empty = fresh;
         empty["spec"]["holderIdentity"] = json!("");
         assert!(holder_of(&empty).3);
+    }
+
+    #[test]
+    fn identity_splits_into_user_and_operation() {
+        assert_eq!(
+            split_identity("alice@laptop auto-sync #00ff"),
+            ("alice@laptop".to_string(), "auto-sync".to_string())
+        );
+        assert_eq!(
+            split_identity("alice@laptop"),
+            ("alice@laptop".to_string(), String::new())
+        );
     }
 
     #[test]

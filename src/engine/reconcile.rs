@@ -867,6 +867,7 @@ impl Actor {
         }
         let revision = self.revision.clone().ok();
         let history = self.history.entries.clone();
+        let operation_state = self.history.operation.clone();
         let app = self.app.clone();
         let errored = cmp.is_none();
         if let Ok(mut l) = self.shared.loading.lock()
@@ -890,6 +891,7 @@ impl Actor {
                 succeeded: true,
             });
             s.history = history;
+            s.operation_state = operation_state;
             s.conditions = conditions;
             match cmp {
                 Some(c) => {
@@ -1172,7 +1174,31 @@ impl OpContext {
                 return self.failed(format!("{}: {e}", self.app.name));
             }
         };
+        // The operation record every operator sees (`app get --show-operation`): Running now,
+        // the result at the end, also on failure.
+        let record = history::operation_starting(
+            lock.identity(),
+            self.kind,
+            &user,
+            &self.revision,
+            &self.options,
+            &self.app.sync_policy.sync_options,
+        );
+        if let Err(e) =
+            history::store_operation_start(self.cluster.as_ref(), &self.app.name, &record).await
+        {
+            tracing::warn!(app = %self.app.name, "operation record not written: {e}");
+        }
         let result = self.run_locked().await;
+        if let Err(e) = history::finish_operation_record(
+            self.cluster.clone(),
+            &self.app.name,
+            history::operation_finished(&record, &result),
+        )
+        .await
+        {
+            tracing::warn!(app = %self.app.name, "operation result not recorded: {e}");
+        }
         if let Err(e) = lock.release().await {
             self.shared.notice(
                 NoticeLevel::Warn,
