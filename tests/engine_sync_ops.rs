@@ -910,3 +910,165 @@ async fn apply_out_of_sync_only_applies_only_the_out_of_sync_resources() {
         "{s:?}"
     );
 }
+
+fn managed_by_sextant(cm: &ConfigMap) -> Vec<String> {
+    cm.metadata
+        .managed_fields
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.manager.as_deref() == Some("sextant"))
+        .filter_map(|m| m.operation)
+        .collect()
+}
+
+fn labels(cm: &ConfigMap) -> std::collections::BTreeMap<String, String> {
+    cm.metadata.labels.clone().unwrap_or_default()
+}
+
+/// `Replace=true` replaces the object with the manifest (`kubectl replace`/`create` in Argo
+/// CD): fields another manager added are dropped. `ServerSideApply=true` is what Sextant
+/// always does (fields of other managers survive); `ServerSideApply=false` is reported as
+/// ignored rather than silently obeyed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_true_replaces_the_object_and_server_side_apply_keeps_other_managers_fields() {
+    let objs = |v: &str| {
+        vec![
+            annotate(configmap("replaced", v), json!({OPTIONS: "Replace=true"})),
+            annotate(
+                configmap("applied", v),
+                json!({OPTIONS: "ServerSideApply=true"}),
+            ),
+            annotate(
+                configmap("csa", v),
+                json!({OPTIONS: "ServerSideApply=false"}),
+            ),
+        ]
+    };
+    let (h, repo, name, ns) = setup("ops-replace", objs("1"), |_| {}, None).await;
+    let r = sync(&h, &name, SyncOptions::default()).await;
+    assert_succeeded(&r);
+    let s = summary(&r);
+    assert_eq!(
+        result(&r, "ConfigMap", "replaced").code,
+        ResultCode::Created,
+        "{s:?}"
+    );
+    assert!(
+        result(&r, "ConfigMap", "replaced")
+            .message
+            .contains("Replace=true")
+    );
+    assert!(
+        result(&r, "ConfigMap", "csa")
+            .message
+            .contains("ServerSideApply=false ignored"),
+        "{:?}",
+        result(&r, "ConfigMap", "csa")
+    );
+    let cms: Api<ConfigMap> = Api::namespaced(support::client().await, &ns);
+    assert_eq!(
+        managed_by_sextant(&cms.get("replaced").await.expect("get")),
+        ["Update"]
+    );
+    assert_eq!(
+        managed_by_sextant(&cms.get("applied").await.expect("get")),
+        ["Apply"]
+    );
+    // Another field manager labels both.
+    for n in ["replaced", "applied"] {
+        cms.patch(
+            n,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"team": "blue"}}})),
+        )
+        .await
+        .expect("label");
+    }
+    repo.commit(&name, "aaaaaaa2222", "v2", objs("2"));
+    h.call(Command::Refresh {
+        app: Some(name.clone()),
+        hard: true,
+    })
+    .await;
+    wait_app(&h, &name, "OutOfSync at v2", TIMEOUT, |s| {
+        s.sync == SyncStatus::OutOfSync
+            && s.revision.as_ref().is_some_and(|r| r.sha == "aaaaaaa2222")
+    })
+    .await;
+    let r = sync(&h, &name, SyncOptions::default()).await;
+    assert_succeeded(&r);
+    let s = summary(&r);
+    assert_eq!(
+        result(&r, "ConfigMap", "replaced").code,
+        ResultCode::Configured,
+        "{s:?}"
+    );
+    let replaced = cms.get("replaced").await.expect("get");
+    let applied = cms.get("applied").await.expect("get");
+    assert_eq!(
+        replaced
+            .data
+            .as_ref()
+            .and_then(|d| d.get("k"))
+            .map(String::as_str),
+        Some("2")
+    );
+    assert_eq!(
+        applied
+            .data
+            .as_ref()
+            .and_then(|d| d.get("k"))
+            .map(String::as_str),
+        Some("2")
+    );
+    assert!(
+        !labels(&replaced).contains_key("team"),
+        "replace drops other managers' fields"
+    );
+    assert_eq!(
+        labels(&applied).get("team").map(String::as_str),
+        Some("blue")
+    );
+}
+
+/// Server-side apply checks every field against the kind's schema whatever `fieldValidation`
+/// says, so `Validate=false` (Argo CD: skip kubectl's client-side check) cannot let an unknown
+/// field through: the sync fails naming the resource and the field, says how to fix it, and
+/// says that Validate=false cannot skip the check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_false_cannot_skip_the_server_schema_check_and_the_error_says_so() {
+    let mut typo = annotate(deployment("web", 1), json!({OPTIONS: "Validate=false"}));
+    typo["spec"]["replica"] = json!(2);
+    let mut fine = annotate(
+        configmap("settings", "a"),
+        json!({OPTIONS: "Validate=false"}),
+    );
+    fine["metadata"]["annotations"][WAVE] = json!("-1");
+    let (h, _repo, name, ns) = setup("ops-validate", vec![fine, typo], |_| {}, None).await;
+    let r = sync(&h, &name, SyncOptions::default()).await;
+    let s = summary(&r);
+    assert_eq!(r.phase, OperationPhase::Failed, "{s:?}");
+    assert_eq!(
+        result(&r, "ConfigMap", "settings").code,
+        ResultCode::Created,
+        "{s:?}"
+    );
+    let web = result(&r, "Deployment", "web");
+    assert_eq!(web.code, ResultCode::Failed, "{s:?}");
+    for needle in [
+        ".spec.replica",
+        "not declared in schema",
+        "remove it",
+        "Validate=false cannot skip",
+    ] {
+        assert!(
+            web.message.contains(needle),
+            "missing {needle:?}: {}",
+            web.message
+        );
+    }
+    assert!(r.message.contains("web"), "{}", r.message);
+    let deps: Api<Deployment> = Api::namespaced(support::client().await, &ns);
+    assert!(deps.get_opt("web").await.expect("get").is_none());
+}

@@ -586,10 +586,28 @@ async fn apply_one(
             Ok(mk(code, note))
         }
         Err(e) => {
-            let f = fail(e);
+            let mut f = fail(e);
+            if f.message.contains("field not declared in schema") {
+                f.message.push_str(&schema_hint(t.options.no_validate));
+            }
             Err((mk(ResultCode::Failed, f.message.clone()), f))
         }
     }
+}
+
+/// How to fix a field the kind's schema does not declare. Server-side apply checks every
+/// field against the schema whatever `fieldValidation` says, so Argo CD's `Validate=false`
+/// (which only turns off kubectl's client-side check) cannot let such an object through.
+fn schema_hint(no_validate: bool) -> String {
+    let mut s = String::from(
+        "\n  the manifest has a field the kind's schema does not declare: remove it or fix its name/indentation",
+    );
+    if no_validate {
+        s.push_str(
+            "\n  Validate=false cannot skip this: server-side apply always checks fields against the schema",
+        );
+    }
+    s
 }
 
 /// Wait until the applied resources are healthy (Degraded fails the sync at once).
@@ -860,6 +878,74 @@ mod tests {
         assert!(k("ConfigMap") < k("Deployment"));
         assert!(k("CustomResourceDefinition") < k("Deployment"));
         assert!(k("Deployment") < k("Widget"));
+    }
+
+    fn task(phase: Phase, wave: i64, obj: Value) -> Task {
+        let key = ResourceKey::of(&obj).expect("key");
+        let gvk = Gvk::of(&obj).expect("gvk");
+        Task {
+            phase,
+            wave,
+            desired: DesiredObject {
+                key,
+                gvk,
+                obj,
+                hook: false,
+                kind_pending: false,
+            },
+            hook: false,
+            delete_policies: Vec::new(),
+            options: plan::ResourceOptions::default(),
+        }
+    }
+
+    #[test]
+    fn crds_and_namespaces_move_up_to_their_first_dependent() {
+        let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "names": {"kind": "Widget"}}});
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}});
+        let w = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+            "metadata": {"name": "w", "namespace": "prod"}});
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "team"}});
+        let other = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "o", "namespace": "prod"}});
+        let mut tasks = vec![
+            task(Phase::Sync, 3, crd),
+            task(Phase::Sync, 0, ns),
+            task(Phase::Sync, 1, w.clone()),
+            task(Phase::PreSync, 2, w),
+            task(Phase::Sync, -4, cm),
+            task(Phase::Sync, -9, other),
+        ];
+        bubble_dependencies(&mut tasks);
+        // The CRD takes the earliest (phase, wave) of its kind's resources (a PreSync one).
+        assert_eq!((tasks[0].phase, tasks[0].wave), (Phase::PreSync, 2));
+        // The Namespace that of the first object in it; objects elsewhere do not count.
+        assert_eq!((tasks[1].phase, tasks[1].wave), (Phase::Sync, -4));
+        // A dependency already early enough stays.
+        let mut late = vec![
+            task(
+                Phase::Sync,
+                0,
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}}),
+            ),
+            task(
+                Phase::Sync,
+                2,
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"}}),
+            ),
+        ];
+        bubble_dependencies(&mut late);
+        assert_eq!(late[0].wave, 0);
+    }
+
+    #[test]
+    fn schema_errors_say_how_to_fix_them() {
+        assert!(schema_hint(false).contains("remove it"));
+        assert!(!schema_hint(false).contains("Validate=false"));
+        assert!(schema_hint(true).contains("Validate=false cannot skip this"));
     }
 
     #[test]
