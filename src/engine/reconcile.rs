@@ -260,6 +260,9 @@ async fn poll_repo(
     if let Ok(mut s) = shared.states.lock() {
         s.retain(|name, _| names.contains(name));
     }
+    if let Ok(mut l) = shared.loading.lock() {
+        l.retain(|name| names.contains(name));
+    }
     for d in poll.apps {
         let name = d.app.name.clone();
         match actors.get(&name) {
@@ -458,6 +461,10 @@ struct Actor {
     next_heal: Option<tokio::time::Instant>,
     dirty_at: Option<tokio::time::Instant>,
     conditions: Vec<Condition>,
+    /// The newest revision the live state is known to match, shown as `deployed`: set by a
+    /// Synced compare at the current revision, or by a new history entry (a successful sync
+    /// by any operator, a rollback). `None` before either; the last history entry stands in.
+    synced: Option<Revision>,
 }
 
 impl Actor {
@@ -480,6 +487,7 @@ impl Actor {
             next_heal: None,
             dirty_at: None,
             conditions: Vec::new(),
+            synced: None,
         }
     }
 
@@ -595,8 +603,14 @@ impl Actor {
                 reply,
             } => {
                 let out = self.set_auto_sync(enabled, self_heal, prune).await;
+                let done = out == CommandOutcome::Done;
                 if let Some(r) = reply {
                     let _ = r.send(out);
+                }
+                // Turning auto-sync (back) on acts at once on the last compare, as Argo CD's
+                // refresh after a policy change does.
+                if done {
+                    self.maybe_auto_sync(false).await;
                 }
             }
             AppMsg::Sync {
@@ -609,6 +623,17 @@ impl Actor {
             }
             AppMsg::OpDone(result) => {
                 self.op_running = false;
+                // As Argo CD: auto-sync does not repeat a revision the last operation (any kind:
+                // a manual sync, a rollback) already ran; a rollback at an older revision means
+                // re-enabling auto-sync brings the App back to Git's revision.
+                if !result.dry_run
+                    && matches!(
+                        result.phase,
+                        OperationPhase::Succeeded | OperationPhase::Failed
+                    )
+                {
+                    self.auto_synced = Some(result.revision.clone());
+                }
                 let name = self.app.name.clone();
                 self.shared.update(&name, |s| {
                     s.operation = None;
@@ -718,7 +743,20 @@ impl Actor {
             return;
         };
         match history::load(cluster.as_ref(), &self.app.name).await {
-            Ok(h) => self.history = h,
+            Ok(h) => {
+                // A new entry (ours, another operator's, a rollback) is what is deployed now,
+                // until a compare shows the live state matching a newer revision.
+                let before = self.history.last().map(|e| e.id);
+                self.history = h;
+                if let Some(e) = self.history.last()
+                    && Some(e.id) != before
+                {
+                    self.synced = Some(Revision {
+                        sha: e.revision.clone(),
+                        subject: e.subject.clone(),
+                    });
+                }
+            }
             Err(e) => self.set_condition(ConditionKind::ClusterError, e.to_string()),
         }
         match history::load_override(cluster.as_ref(), &self.app.name).await {
@@ -786,7 +824,8 @@ impl Actor {
     /// Compare from the cache. `full` waits for watches (after a refresh); otherwise this is a
     /// re-compare triggered by live changes.
     async fn compare(&mut self, full: bool) {
-        let (Some(cache), Some((_, prepared))) = (self.cache.clone(), self.prepared.clone()) else {
+        let (Some(cache), Some((sha, prepared))) = (self.cache.clone(), self.prepared.clone())
+        else {
             if full {
                 self.publish(None);
             }
@@ -827,11 +866,23 @@ impl Actor {
                 .retain(|c| c.kind != ConditionKind::ClusterError);
         }
         let cmp = self.comparer.compare(&self.app, &prepared, &cache).await;
+        // Argo CD: an App whose live state matches the manifests of the revision compared is
+        // Synced *at that revision*, even when no sync ran for it (a commit that did not change
+        // this App's manifests). History is not touched.
+        if cmp.sync == SyncStatus::Synced {
+            // Nothing for auto-sync to do at this revision: later drift at it is self-heal's
+            // business (with `selfHeal` off, live changes do not trigger a sync).
+            self.auto_synced = Some(sha.clone());
+            self.synced = Some(match &self.revision {
+                Ok(r) if r.sha == sha => r.clone(),
+                _ => Revision {
+                    sha: sha.clone(),
+                    subject: String::new(),
+                },
+            });
+        }
         self.comparison = Some(cmp.clone());
         self.publish(Some(cmp));
-        if let Ok(mut l) = self.shared.loading.lock() {
-            l.remove(&self.app.name);
-        }
         self.maybe_auto_sync(false).await;
     }
 
@@ -869,10 +920,16 @@ impl Actor {
         let history = self.history.entries.clone();
         let operation_state = self.history.operation.clone();
         let app = self.app.clone();
-        let errored = cmp.is_none();
-        if let Ok(mut l) = self.shared.loading.lock()
-            && errored
-        {
+        let deployed = self.synced.clone().or_else(|| {
+            last.as_ref().map(|e| Revision {
+                sha: e.revision.clone(),
+                subject: e.subject.clone(),
+            })
+        });
+        // Every publish ends a compare attempt (result or error): this App is loaded. Clear the
+        // mark *before* the snapshot goes out, or the snapshot of the last App's compare would
+        // still say `loading` until something else published.
+        if let Ok(mut l) = self.shared.loading.lock() {
             l.remove(&name);
         }
         self.shared.update(&name, move |s| {
@@ -880,10 +937,7 @@ impl Actor {
             s.cluster = cluster_name;
             s.revision = revision;
             s.auto_sync = auto;
-            s.deployed = last.as_ref().map(|e| Revision {
-                sha: e.revision.clone(),
-                subject: e.subject.clone(),
-            });
+            s.deployed = deployed;
             s.last_sync = last.as_ref().map(|e| LastSync {
                 time: history::parse_time(&e.deployed_at).unwrap_or(SystemTime::UNIX_EPOCH),
                 initiated_by: e.initiated_by.clone(),
@@ -1325,5 +1379,187 @@ mod tests {
     #[test]
     fn user_has_host() {
         assert!(default_user().contains('@'));
+    }
+
+    use crate::app::{AppSource, Destination, DirectorySource, SyncPolicy};
+    use crate::cluster::SingleCluster;
+    use crate::cluster::sandbox::SandboxCluster;
+    use crate::engine::static_repo::StaticRepo;
+    use serde_json::json;
+
+    fn sandbox_app(name: &str, ns: &str) -> App {
+        App {
+            name: name.into(),
+            env: name.into(),
+            project: "default".into(),
+            origin: "test".into(),
+            source: AppSource {
+                repo_url: "memory".into(),
+                path: "manifests".into(),
+                target_revision: "HEAD".into(),
+                kind: SourceKind::Directory(DirectorySource::default()),
+            },
+            destination: Destination {
+                server: None,
+                name: None,
+                namespace: ns.into(),
+            },
+            sync_policy: SyncPolicy {
+                automated: None,
+                sync_options: vec!["CreateNamespace=true".into()],
+                retry: None,
+            },
+            revision_history_limit: 10,
+            ignore_differences: vec![],
+        }
+    }
+
+    fn cm(value: &str) -> serde_json::Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"},
+            "data": {"k": value}})
+    }
+
+    fn sandbox_engine(repo: Arc<StaticRepo>) -> EngineHandle {
+        let sb = SandboxCluster::default();
+        sb.start();
+        let mut opts = EngineOptions::new(repo, Arc::new(SingleCluster(Arc::new(sb))));
+        opts.poll = false;
+        opts.user = "unit@test".into();
+        start(opts)
+    }
+
+    /// The first snapshot satisfying `pred` (panics with the last one after 20 s).
+    async fn wait_snap(h: &EngineHandle, what: &str, pred: impl Fn(&Snapshot) -> bool) -> Snapshot {
+        let mut rx = h.state.clone();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let snap = rx.borrow_and_update().clone();
+            if pred(&snap) {
+                return snap;
+            }
+            let now = tokio::time::Instant::now();
+            assert!(now < deadline, "timed out waiting for {what}: {snap:#?}");
+            let _ = tokio::time::timeout(deadline - now, rx.changed()).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_snapshot_with_the_last_compare_is_no_longer_loading() {
+        let repo = Arc::new(StaticRepo::new());
+        repo.set_app(sandbox_app("one", "ns-one"));
+        repo.commit("one", "1111111", "initial", vec![cm("a")]);
+        let h = sandbox_engine(repo);
+        // Nothing publishes after this App's compare (no auto-sync, no live changes): the
+        // snapshot that carries the compare must itself say loading is over.
+        let snap = wait_snap(&h, "first compare", |s| {
+            s.app("one").is_some_and(|a| a.compared_at.is_some())
+        })
+        .await;
+        assert!(!snap.loading, "compare published while still loading");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_that_leaves_the_manifests_unchanged_is_synced_at_the_new_revision() {
+        let repo = Arc::new(StaticRepo::new());
+        repo.set_app(sandbox_app("web", "ns-web"));
+        repo.commit("web", "aaaaaaa1", "v1", vec![cm("one")]);
+        let h = sandbox_engine(repo.clone());
+        wait_snap(&h, "first compare", |s| {
+            s.app("web").is_some_and(|a| a.compared_at.is_some())
+        })
+        .await;
+        let out = h
+            .call(Command::Sync {
+                app: "web".into(),
+                options: SyncOptions::default(),
+            })
+            .await;
+        assert!(
+            matches!(&out, CommandOutcome::Operation(r) if r.phase == OperationPhase::Succeeded),
+            "{out:?}"
+        );
+        wait_snap(&h, "synced at v1", |s| {
+            s.app("web").is_some_and(|a| {
+                a.sync == SyncStatus::Synced
+                    && a.deployed.as_ref().is_some_and(|d| d.sha == "aaaaaaa1")
+            })
+        })
+        .await;
+
+        // A commit elsewhere in the repository: this App's manifests are identical.
+        repo.commit("web", "bbbbbbb2", "touch another env", vec![cm("one")]);
+        h.call(Command::Refresh {
+            app: None,
+            hard: true,
+        })
+        .await;
+        let snap = wait_snap(&h, "compared at v2", |s| {
+            s.app("web")
+                .is_some_and(|a| a.revision.as_ref().is_some_and(|r| r.sha == "bbbbbbb2"))
+                && s.app("web").is_some_and(|a| a.sync == SyncStatus::Synced)
+        })
+        .await;
+        let a = snap.app("web").expect("web");
+        // Synced at the new revision: deployed == target, no `old→new`.
+        assert_eq!(
+            a.deployed.as_ref().map(|d| d.sha.as_str()),
+            Some("bbbbbbb2")
+        );
+        assert_eq!(
+            a.deployed.as_ref().map(|d| d.subject.as_str()),
+            Some("touch another env")
+        );
+        // History unchanged: one sync, of v1.
+        assert_eq!(a.history.len(), 1);
+        assert_eq!(a.history[0].revision, "aaaaaaa1");
+        assert_eq!(
+            a.last_sync.as_ref().map(|l| l.revision.as_str()),
+            Some("aaaaaaa1")
+        );
+
+        // A commit that does change the manifests: OutOfSync, and deployed stays at the newest
+        // revision the live state matches.
+        repo.commit("web", "ccccccc3", "change", vec![cm("two")]);
+        h.call(Command::Refresh {
+            app: None,
+            hard: true,
+        })
+        .await;
+        let snap = wait_snap(&h, "OutOfSync at v3", |s| {
+            s.app("web").is_some_and(|a| {
+                a.revision.as_ref().is_some_and(|r| r.sha == "ccccccc3")
+                    && a.sync == SyncStatus::OutOfSync
+            })
+        })
+        .await;
+        let a = snap.app("web").expect("web");
+        assert_eq!(
+            a.deployed.as_ref().map(|d| d.sha.as_str()),
+            Some("bbbbbbb2")
+        );
+        assert_eq!(a.history.len(), 1);
+
+        // Syncing it records history and deploys v3.
+        let out = h
+            .call(Command::Sync {
+                app: "web".into(),
+                options: SyncOptions::default(),
+            })
+            .await;
+        assert!(
+            matches!(&out, CommandOutcome::Operation(r) if r.phase == OperationPhase::Succeeded),
+            "{out:?}"
+        );
+        let snap = wait_snap(&h, "synced at v3", |s| {
+            s.app("web")
+                .is_some_and(|a| a.sync == SyncStatus::Synced && a.history.len() == 2)
+        })
+        .await;
+        let a = snap.app("web").expect("web");
+        assert_eq!(
+            a.deployed.as_ref().map(|d| d.sha.as_str()),
+            Some("ccccccc3")
+        );
+        assert_eq!(a.history[1].revision, "ccccccc3");
     }
 }
