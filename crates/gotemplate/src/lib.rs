@@ -58,8 +58,10 @@
 //! constants passed to typed parameters say `wrong type for value` where Go says
 //! `expected string; found 3`. Regexp and JSON syntax error texts differ. `values` returns map
 //! values in key order (Go: random order). `getHostByName` returns "" (no DNS while rendering).
-//! Not implemented (fail to parse as undefined functions): `genCA`, `genPrivateKey`,
-//! `genSelfSignedCert`, `genSignedCert`, `buildCustomCert` (and the `...WithKey` forms).
+//! Certificate functions (`genCA`, `genSignedCert`...) build Go's certificate layout, but Go's
+//! own parser messages inside their errors (`x509: ...`, `asn1: ...`) are approximated, and
+//! ECDSA keys on P-224 or P-521 handed to the `...WithKey` forms are refused (P-256 and P-384
+//! work).
 //!
 //! # Limits (no input can hang or exhaust memory)
 //! Nested template calls are limited to [`DEFAULT_MAX_DEPTH`] levels and

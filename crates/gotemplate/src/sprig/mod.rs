@@ -5,9 +5,9 @@
 //! (`wrong type for value; expected int; got float64`); where it takes `interface{}`, values are
 //! converted like `spf13/cast` does.
 //!
-//! Not provided (templates using them fail to parse with "function not defined", so Sextant's
-//! `auto` renderer falls back to the `helm` binary): `genCA`, `genCAWithKey`,
-//! `genPrivateKey`, `genSelfSignedCert(WithKey)`, `genSignedCert(WithKey)`, `buildCustomCert`.
+//! Certificates and keys (`genPrivateKey`, `genCA`, `genCAWithKey`, `genSelfSignedCert(WithKey)`,
+//! `genSignedCert(WithKey)`, `buildCustomCert`) are generated as Sprig does on Go's
+//! `crypto/x509` (see `pki.rs`); their output is random, so tests check properties, not bytes.
 
 mod conv;
 mod crypto;
