@@ -586,14 +586,49 @@ async fn cli_reconcile_webhook_signed_and_unsigned() {
         "replicaCount: 2",
         "dev: two replicas",
     );
-    let sig = {
+    let sign = |body: &str| {
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-        ring::hmac::sign(&key, payload.as_bytes())
+        ring::hmac::sign(&key, body.as_bytes())
             .as_ref()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     };
+    // A signed push to another branch of the same repository: acknowledged (200), no App
+    // tracks it, nothing is fetched or synced.
+    let other_branch = serde_json::json!({
+        "ref": "refs/heads/feature/x",
+        "after": "1111111111111111111111111111111111111111",
+        "repository": {
+            "clone_url": "https://github.com/example/astromesh-gitops.git",
+            "default_branch": "main"
+        }
+    })
+    .to_string();
+    let other_sig = sign(&other_branch);
+    let a = addr.clone();
+    let ignored = tokio::task::spawn_blocking(move || {
+        post(
+            &a,
+            &[
+                ("X-GitHub-Event", "push".into()),
+                ("X-Hub-Signature-256", format!("sha256={other_sig}")),
+            ],
+            &other_branch,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(ignored.0, 200, "{ignored:?}");
+    let body: Value = serde_json::from_str(ignored.1.trim()).unwrap();
+    assert_eq!(body["apps"], serde_json::json!([]), "{body}");
+    assert_eq!(body["ref"], "refs/heads/feature/x", "{body}");
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    replicas(1)
+        .await
+        .expect("a push to another branch must not reconcile dev");
+
+    let sig = sign(&payload);
     let a = addr.clone();
     let started = Instant::now();
     let ok = tokio::task::spawn_blocking(move || {
@@ -650,6 +685,15 @@ fn cli_reconcile_guards() {
         1,
         "protected",
     );
+    assert_fails_with(f.run(&["app", "rollback", "prod", "1"]), 1, "protected");
+    // --readonly refuses every mutating command, protected or not, --yes or not.
+    for args in [
+        &["--readonly", "app", "set", "dev", "--sync-policy", "none"][..],
+        &["--readonly", "app", "rollback", "dev", "1"],
+        &["--readonly", "--yes", "app", "sync", "prod"],
+    ] {
+        assert_fails_with(f.run(args), 1, "--readonly");
+    }
     let (code, out, err) = f.run(&["--yes", "app", "set", "prod", "--sync-policy", "none"]);
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -743,4 +787,160 @@ fn cli_promote_dev_to_staging() {
 
     // Promoting into prod (protected) needs --yes.
     assert_fails_with(f.run(&["promote", "staging", "prod"]), 1, "protected");
+}
+
+/// `app get --show-operation` shows the last operation as recorded in the cluster, from another
+/// process: a failed sync (an object the API server rejects) as Failed with its message, a later
+/// successful one as Succeeded with its resources, and one in progress elsewhere (its lease held)
+/// as Running with who and since.
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_show_operation_records_failed_and_succeeded_syncs() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use kube::api::{Api, ObjectMeta, PostParams};
+    let f = Fixture::new("cli-opst");
+    let dev = f.app("dev");
+    let invalid = f
+        .repo
+        .join("deploy/helm/astromesh/templates/zz-invalid.yaml");
+    // Upper case and `_` are not allowed in object names: the API server rejects it at sync.
+    std::fs::write(
+        &invalid,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_A_Valid_Name\ndata:\n  a: b\n",
+    )
+    .unwrap();
+    git(&f.repo, &["add", "-A"]);
+    git(&f.repo, &["commit", "-q", "-m", "an invalid object"]);
+
+    let f = std::sync::Arc::new(f);
+    let run = |args: &'static [&'static str]| {
+        let f = f.clone();
+        async move {
+            tokio::task::spawn_blocking(move || f.run(args))
+                .await
+                .unwrap()
+        }
+    };
+
+    let (code, out, err) = run(&["app", "sync", "dev", "--timeout", "3m"]).await;
+    assert_eq!(code, 1, "the sync must fail:\n{err}\n{out}");
+    assert!(out.contains("Phase:     Failed"), "{out}");
+
+    // Another process reads what happened.
+    let (code, out, err) = run(&["app", "get", "dev", "--show-operation"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Operation:     Sync"), "{out}");
+    assert!(out.contains("Phase:         Failed"), "{out}");
+    assert!(
+        out.contains("Not_A_Valid_Name"),
+        "the failed resource is listed: {out}"
+    );
+    let (code, out, err) = run(&["app", "get", "dev", "-o", "json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let got: Value = serde_json::from_str(&out).unwrap();
+    let op = &got["status"]["operationState"];
+    assert_eq!(op["phase"], "Failed", "{op}");
+    assert_eq!(op["kind"], "Sync", "{op}");
+    assert!(
+        op["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{op}"
+    );
+    assert!(
+        op["initiatedBy"].as_str().is_some_and(|u| u.contains('@')),
+        "{op}"
+    );
+    assert!(op["finishedAt"].is_string(), "{op}");
+    assert_eq!(op["historyId"], Value::Null, "a failure records no history");
+    let failed = op["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Not_A_Valid_Name")
+        .unwrap_or_else(|| panic!("no result for the invalid object: {op}"));
+    assert_eq!(failed["result"], "Failed", "{failed}");
+    assert!(op["summary"]["Failed"].as_u64() >= Some(1), "{op}");
+    assert_eq!(
+        op["resources"][0]["result"], "Failed",
+        "failures are listed first: {op}"
+    );
+
+    // Fixed in Git; a successful sync replaces the record.
+    std::fs::remove_file(&invalid).unwrap();
+    git(&f.repo, &["commit", "-q", "-am", "drop the invalid object"]);
+    let (code, out, err) = run(&["app", "sync", "dev", "--prune", "-o", "json"]).await;
+    assert_eq!(code, 0, "{err}\n{out}");
+    // Progress goes to stderr; stdout is the result document alone.
+    assert!(err.contains(&format!("Sync {dev} at ")), "{err}");
+    assert!(err.contains("[1/"), "per-resource progress: {err}");
+    let doc: Value = serde_json::from_str(&out).expect("stdout is one JSON document");
+    assert_eq!(doc["phase"], "Succeeded", "{doc}");
+    let (code, out, err) = run(&["app", "get", "dev", "-o", "json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let got: Value = serde_json::from_str(&out).unwrap();
+    let op = &got["status"]["operationState"];
+    assert_eq!(op["phase"], "Succeeded", "{op}");
+    assert!(op["prune"].as_bool().unwrap(), "options recorded: {op}");
+    assert_eq!(op["historyId"], 1, "{op}");
+    assert_eq!(
+        op["revision"]["sha"], got["status"]["revision"]["sha"],
+        "{op}"
+    );
+    let resources = op["resources"].as_array().unwrap();
+    assert!(
+        resources
+            .iter()
+            .any(|r| r["kind"] == "Deployment" && r["result"] != "Failed"),
+        "{op}"
+    );
+    assert!(resources.iter().all(|r| r["result"] != "Failed"), "{op}");
+    let (code, out, _) = run(&["app", "get", "dev", "--show-operation"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("Phase:         Succeeded"), "{out}");
+    assert!(out.contains("History:       id 1"), "{out}");
+
+    // Someone else's operation in progress (their lease held): Running, with who and since.
+    let leases: Api<Lease> = Api::namespaced(support::client().await, "sextant-system");
+    let now = k8s_openapi::jiff::Timestamp::now();
+    leases
+        .create(
+            &PostParams::default(),
+            &Lease {
+                metadata: ObjectMeta {
+                    name: Some(format!("sextant-op-{dev}")),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(k8s_openapi::api::coordination::v1::LeaseSpec {
+                    holder_identity: Some("bob@elsewhere rollback #00000000000000aa".into()),
+                    lease_duration_seconds: Some(60),
+                    acquire_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+                        now,
+                    )),
+                    renew_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+                        now,
+                    )),
+                    ..Default::default()
+                }),
+            },
+        )
+        .await
+        .unwrap();
+    let (code, out, err) = run(&["app", "get", "dev", "-o", "json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let got: Value = serde_json::from_str(&out).unwrap();
+    let op = &got["status"]["operationState"];
+    assert_eq!(op["phase"], "Running", "{op}");
+    assert_eq!(op["kind"], "Rollback", "{op}");
+    assert_eq!(op["initiatedBy"], "bob@elsewhere", "{op}");
+    assert!(
+        op["startedAt"].as_str().is_some_and(|s| s.ends_with('Z')),
+        "{op}"
+    );
+    let (_, out, _) = run(&["app", "get", "dev", "--show-operation"]).await;
+    assert!(
+        out.contains("Phase:         Running") && out.contains("bob@elsewhere"),
+        "{out}"
+    );
+    // And a sync meanwhile is refused with who holds it.
+    let (code, _, err) = run(&["app", "sync", "dev"]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("bob@elsewhere"), "{err}");
 }

@@ -69,11 +69,15 @@ fn is_settled(s: &Snapshot) -> bool {
             .all(|a| a.compared_at.is_some() || !a.conditions.is_empty())
 }
 
-/// Wait until the first compare of every App is done, printing a progress line to stderr.
+/// Wait until the first compare of every App is done; when that takes a while, say so on stderr.
 pub async fn settled(handle: &EngineHandle, timeout: Duration) -> Result<Snapshot> {
     let mut rx = handle.state.clone();
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + timeout;
+    // Quick compares say nothing; a slow one (large App, slow cluster) says what it waits for,
+    // on stderr so stdout stays a clean document.
+    let announce_at = tokio::time::Instant::now() + PROGRESS_AFTER;
+    let mut announced = false;
     loop {
         {
             let snap = rx.borrow_and_update();
@@ -81,28 +85,50 @@ pub async fn settled(handle: &EngineHandle, timeout: Duration) -> Result<Snapsho
                 return Ok(snap.clone());
             }
         }
-        match tokio::time::timeout_at(deadline, rx.changed()).await {
+        let wake = if announced {
+            deadline
+        } else {
+            announce_at.min(deadline)
+        };
+        match tokio::time::timeout_at(wake, rx.changed()).await {
             Ok(Ok(())) => {}
+            Err(_) if !announced && tokio::time::Instant::now() < deadline => {
+                announced = true;
+                let snap = rx.borrow().clone();
+                eprintln!(
+                    "comparing {} with the cluster (up to {}; --compare-timeout)",
+                    pending_names(&snap),
+                    super::duration::format_duration(timeout)
+                );
+            }
             Ok(Err(_)) => return Err(eyre!("the engine stopped before comparing the Apps")),
             Err(_) => {
                 let snap = rx.borrow().clone();
-                let pending: Vec<&str> = snap
-                    .apps
-                    .iter()
-                    .filter(|a| a.compared_at.is_none() && a.conditions.is_empty())
-                    .map(|a| a.app.name.as_str())
-                    .collect();
                 return Err(eyre!(
                     "timed out after {:.0}s waiting for the first compare of {}\n  check that the cluster is reachable, or raise --compare-timeout",
                     started.elapsed().as_secs_f64(),
-                    if pending.is_empty() {
-                        "the repository".to_string()
-                    } else {
-                        pending.join(", ")
-                    }
+                    pending_names(&snap)
                 ));
             }
         }
+    }
+}
+
+/// After this long without a complete first compare, say on stderr what is being waited for.
+const PROGRESS_AFTER: Duration = Duration::from_secs(5);
+
+/// The Apps whose first compare is still pending (or "the repository" before the first poll).
+fn pending_names(snap: &Snapshot) -> String {
+    let pending: Vec<&str> = snap
+        .apps
+        .iter()
+        .filter(|a| a.compared_at.is_none() && a.conditions.is_empty())
+        .map(|a| a.app.name.as_str())
+        .collect();
+    if pending.is_empty() {
+        "the repository".to_string()
+    } else {
+        pending.join(", ")
     }
 }
 
@@ -201,6 +227,15 @@ pub(crate) mod tests {
             message: "x".into(),
         });
         assert!(is_settled(&s), "errored counts as settled");
+    }
+
+    #[test]
+    fn pending_names_lists_uncompared_apps() {
+        let mut s = Snapshot::default();
+        assert_eq!(pending_names(&s), "the repository");
+        s.apps = vec![state("a-dev", "dev"), state("a-prod", "prod")];
+        s.apps[0].compared_at = Some(std::time::SystemTime::now());
+        assert_eq!(pending_names(&s), "a-prod");
     }
 
     #[test]
