@@ -889,7 +889,7 @@ mod tests {
             desired: DesiredObject {
                 key,
                 gvk,
-                obj,
+                obj: Arc::new(obj),
                 hook: false,
                 kind_pending: false,
             },
