@@ -4,12 +4,15 @@
 
 use std::time::{Duration, SystemTime};
 
+use serde_json::{Value, json};
 use sextant::app::{App, AppSource, Automated, Destination, HelmSource, SourceKind, SyncPolicy};
+use sextant::cli::output::rfc3339;
 use sextant::engine::api::{
     AppState, AutoSyncState, Condition, ConditionKind, HealthStatus, HistoryEntry, LastSync,
-    OperationInfo, OperationKind, RepoStatus, ResourceDiff, ResourceRow, ResourceState, Revision,
-    Snapshot, SyncStatus,
+    OperationInfo, OperationKind, PodDetails, PodEvent, RepoStatus, ResourceDiff, ResourceRow,
+    ResourceState, Revision, Snapshot, SyncStatus,
 };
+use sextant::engine::pods;
 use sextant::resource::ResourceKey;
 
 /// A fixed "now" so relative times in snapshots never change.
@@ -88,7 +91,166 @@ pub fn row(
         hook: false,
         prune_disabled: false,
         foreign_owner: None,
+        pod: None,
     }
+}
+
+/// How a fixture pod is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodShape {
+    /// Running and ready for `age` seconds, with `restarts` (the last one 47 minutes ago).
+    Running { age: u64, restarts: u64 },
+    /// Its image does not exist: ImagePullBackOff for 12 minutes.
+    ImagePullBackOff,
+    /// Scheduled 20 seconds ago, container still being created.
+    ContainerCreating,
+}
+
+/// A live Pod object as the API server would return it, `now()`-relative, so the Pods pane's
+/// columns come from the engine's own `pod_details` rather than being typed in.
+pub fn pod_object(
+    ns: &str,
+    name: &str,
+    image: &str,
+    node: &str,
+    ip: &str,
+    shape: PodShape,
+) -> Value {
+    let (age, status) = match shape {
+        PodShape::Running { age, restarts } => {
+            let mut c = json!({"name": "astromesh", "image": image, "ready": true, "started": true,
+                "restartCount": restarts,
+                "state": {"running": {"startedAt": rfc3339(ago(age.min(47 * 60)))}}});
+            if restarts > 0 {
+                c["lastState"] = json!({"terminated": {"exitCode": 137, "reason": "OOMKilled",
+                    "finishedAt": rfc3339(ago(47 * 60))}});
+            }
+            (
+                age,
+                json!({"phase": "Running", "podIP": ip,
+                "conditions": [
+                    {"type": "PodScheduled", "status": "True", "lastTransitionTime": rfc3339(ago(age))},
+                    {"type": "Initialized", "status": "True", "lastTransitionTime": rfc3339(ago(age))},
+                    {"type": "ContainersReady", "status": "True", "lastTransitionTime": rfc3339(ago(age - 5))},
+                    {"type": "Ready", "status": "True", "lastTransitionTime": rfc3339(ago(age - 5))}],
+                "containerStatuses": [c]}),
+            )
+        }
+        PodShape::ImagePullBackOff => (
+            12 * 60,
+            json!({"phase": "Pending", "podIP": ip,
+            "conditions": [
+                {"type": "PodScheduled", "status": "True"},
+                {"type": "Initialized", "status": "True"},
+                {"type": "ContainersReady", "status": "False", "reason": "ContainersNotReady",
+                    "message": "containers with unready status: [astromesh]"},
+                {"type": "Ready", "status": "False", "reason": "ContainersNotReady",
+                    "message": "containers with unready status: [astromesh]"}],
+            "containerStatuses": [{"name": "astromesh", "image": image, "ready": false, "started": false,
+                "restartCount": 0,
+                "state": {"waiting": {"reason": "ImagePullBackOff",
+                    "message": format!("Back-off pulling image \"{image}\"")}}}]}),
+        ),
+        PodShape::ContainerCreating => (
+            20,
+            json!({"phase": "Pending",
+            "conditions": [
+                {"type": "PodScheduled", "status": "True"},
+                {"type": "Initialized", "status": "True"},
+                {"type": "ContainersReady", "status": "False", "reason": "ContainersNotReady"},
+                {"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+            "containerStatuses": [{"name": "astromesh", "image": image, "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": "ContainerCreating"}}}]}),
+        ),
+    };
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "creationTimestamp": rfc3339(ago(age))},
+        "spec": {"nodeName": node, "containers": [{"name": "astromesh", "image": image}]},
+        "status": status})
+}
+
+pub fn pod_details(
+    ns: &str,
+    name: &str,
+    image: &str,
+    node: &str,
+    ip: &str,
+    shape: PodShape,
+) -> PodDetails {
+    pods::pod_details(&pod_object(ns, name, image, node, ip, shape))
+}
+
+/// The events of the prod pod stuck in ImagePullBackOff, as the API server lists them (both the
+/// old `count`/`lastTimestamp` shape and the newer `eventTime`/`series` one).
+pub fn failing_pod_events() -> Vec<PodEvent> {
+    let pod = "astromesh-prod-5d8f9c7b6-d3e4f";
+    let image = "ghcr.io/example/astromesh:1.5.0-rc9";
+    let ev = |rv: u64,
+              kind: &str,
+              reason: &str,
+              message: String,
+              count: u64,
+              first: u64,
+              last: u64| {
+        json!({"type": kind, "reason": reason, "message": message, "count": count,
+            "firstTimestamp": rfc3339(ago(first)), "lastTimestamp": rfc3339(ago(last)),
+            "source": {"component": if reason == "Scheduled" { "default-scheduler" } else { "kubelet" }},
+            "metadata": {"resourceVersion": rv.to_string()}})
+    };
+    let raw = vec![
+        ev(
+            1,
+            "Normal",
+            "Scheduled",
+            format!("Successfully assigned astromesh-prod/{pod} to pool-a-1"),
+            1,
+            720,
+            720,
+        ),
+        ev(
+            2,
+            "Normal",
+            "Pulling",
+            format!("Pulling image \"{image}\""),
+            4,
+            719,
+            430,
+        ),
+        ev(
+            3,
+            "Warning",
+            "Failed",
+            format!(
+                "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": not found"
+            ),
+            4,
+            718,
+            429,
+        ),
+        ev(
+            4,
+            "Warning",
+            "Failed",
+            "Error: ErrImagePull".into(),
+            4,
+            718,
+            429,
+        ),
+        json!({"type": "Normal", "reason": "BackOff", "message": format!("Back-off pulling image \"{image}\""),
+            "eventTime": rfc3339(ago(717)), "reportingComponent": "kubelet",
+            "series": {"count": 47, "lastObservedTime": rfc3339(ago(75))},
+            "metadata": {"resourceVersion": "5"}}),
+        ev(
+            6,
+            "Warning",
+            "Failed",
+            "Error: ImagePullBackOff".into(),
+            47,
+            717,
+            75,
+        ),
+    ];
+    pods::events_from(&raw)
 }
 
 /// The resources of one astromesh environment: config, workloads with ReplicaSets and Pods.
@@ -160,6 +322,31 @@ pub fn resources(env: &str, replicas: usize, bad_pod: bool) -> Vec<ResourceRow> 
     let suffixes = ["x2k4m", "a1b2c", "d3e4f", "g5h6i", "j7k8l"];
     for (i, s) in suffixes.iter().take(replicas).enumerate() {
         let failing = bad_pod && i == replicas - 1;
+        // Staging is mid-rollout: its last pod is still being created.
+        let creating = env == "staging" && i == replicas - 1;
+        let shape = if failing {
+            PodShape::ImagePullBackOff
+        } else if creating {
+            PodShape::ContainerCreating
+        } else {
+            PodShape::Running {
+                age: 3 * 86_400 + 4 * 3600 + i as u64 * 60,
+                restarts: if i == 0 { 2 } else { 0 },
+            }
+        };
+        let image = if failing {
+            "ghcr.io/example/astromesh:1.5.0-rc9"
+        } else {
+            "ghcr.io/example/astromesh:1.4.2"
+        };
+        let details = pod_details(
+            &ns,
+            &format!("{}-{s}", rs.name),
+            image,
+            &format!("pool-a-{}", 1 + i % 2),
+            &format!("10.244.{}.{}", 1 + i % 2, 17 + i * 9),
+            shape,
+        );
         v.push(row(
             "",
             "Pod",
@@ -174,6 +361,9 @@ pub fn resources(env: &str, replicas: usize, bad_pod: bool) -> Vec<ResourceRow> 
             },
             Some(rs.clone()),
         ));
+        if let Some(last) = v.last_mut() {
+            last.pod = Some(details);
+        }
     }
     v
 }

@@ -11,8 +11,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use sextant::engine::api::{
-    Command, CommandOutcome, Event, OperationKind, OperationPhase, OperationResult, ResourceResult,
-    ResultCode,
+    Command, CommandOutcome, Event, OperationKind, OperationPhase, OperationResult, PodEvent,
+    ResourceResult, ResultCode,
 };
 use sextant::resource::ResourceKey;
 use sextant::ui::keymap::{Key, Keymap};
@@ -222,15 +222,117 @@ fn detail_diff_and_search() {
 }
 
 #[test]
-fn detail_history_and_pods() {
+fn detail_history() {
     let s = detail(Pane::History);
     snap("detail_history", &s);
+}
+
+fn prod_pod(suffix: &str) -> ResourceKey {
+    ResourceKey::new(
+        "",
+        "Pod",
+        "astromesh-prod",
+        &format!("astromesh-prod-5d8f9c7b6-{suffix}"),
+    )
+}
+
+fn pod_events_answer(pod: ResourceKey, events: Result<Vec<PodEvent>, String>) -> Action {
+    Action::Event(Event::PodEvents {
+        app: "astromesh-prod".into(),
+        pod,
+        events,
+    })
+}
+
+#[test]
+fn detail_pods_table_and_selected_pod_events() {
     let mut s = detail(Pane::Pods);
-    key(&mut s, KeyCode::Down);
-    key(&mut s, KeyCode::Down);
-    let screen = draw(&s, 160, 48);
-    assert!(screen.contains("ImagePullBackOff"), "{screen}");
+    // Moving onto a pod asks the engine for its events, once.
+    let effects = key(&mut s, KeyCode::Down);
+    assert_eq!(
+        effects,
+        vec![Effect::Send(Command::PodEvents {
+            app: "astromesh-prod".into(),
+            pod: prod_pod("d3e4f"),
+        })]
+    );
+    assert!(update(&mut s, Action::Tick(fixtures::now())).is_empty());
+    let screen = draw(&s, 80, 24);
+    assert!(screen.contains("loading events"), "{screen}");
+    snap("detail_pods_loading", &s);
+    // An answer about another pod (a late one) is not shown for this one.
+    update(&mut s, pod_events_answer(prod_pod("a1b2c"), Ok(Vec::new())));
+    assert!(draw(&s, 80, 24).contains("loading events"));
+    update(
+        &mut s,
+        pod_events_answer(prod_pod("d3e4f"), Ok(fixtures::failing_pod_events())),
+    );
+    let narrow = draw(&s, 80, 24);
+    let wide = draw(&s, 160, 48);
+    for text in [
+        "READY",
+        "RESTARTS",
+        "0/1",
+        "ImagePullBackOff",
+        "Error: ImagePullBackOff (x47 over 11m)",
+        "✗ ContainersReady",
+    ] {
+        assert!(narrow.contains(text), "{text:?} missing:\n{narrow}");
+        assert!(wide.contains(text), "{text:?} missing:\n{wide}");
+    }
+    // Columns drop as the terminal narrows; kubectl's restart age only where there is room.
+    for text in [
+        "NODE",
+        "IP",
+        "OWNER",
+        "pool-a-2",
+        "10.244.1.17",
+        "2 (47m ago)",
+    ] {
+        assert!(wide.contains(text), "{text:?} missing:\n{wide}");
+    }
+    assert!(
+        !narrow.contains("NODE") && !narrow.contains("OWNER"),
+        "{narrow}"
+    );
     snap("detail_pods", &s);
+    // Running pods: ready, restarts with the last one's age, conditions all true.
+    let effects = key(&mut s, KeyCode::Up);
+    assert_eq!(
+        effects,
+        vec![Effect::Send(Command::PodEvents {
+            app: "astromesh-prod".into(),
+            pod: prod_pod("a1b2c"),
+        })]
+    );
+    update(
+        &mut s,
+        pod_events_answer(
+            prod_pod("a1b2c"),
+            Err("events of pod astromesh-prod/astromesh-prod-5d8f9c7b6-a1b2c: forbidden: user \"viewer\" cannot list events".into()),
+        ),
+    );
+    let screen = draw(&s, 160, 48);
+    assert!(screen.contains("cannot list events"), "{screen}");
+    assert!(
+        screen.contains("1/1 ready · 0 restarts · age 3d4h"),
+        "{screen}"
+    );
+    snap("detail_pods_running_events_error", &s);
+    // The selected pod's events are asked for again after a while; the old answer stays shown.
+    let later = fixtures::now() + std::time::Duration::from_secs(11);
+    assert_eq!(
+        update(&mut s, Action::Tick(later)),
+        vec![Effect::Send(Command::PodEvents {
+            app: "astromesh-prod".into(),
+            pod: prod_pod("a1b2c"),
+        })]
+    );
+    assert!(draw(&s, 160, 48).contains("cannot list events"));
+    // Leaving the pane stops asking.
+    key(&mut s, KeyCode::Tab);
+    let much_later = later + std::time::Duration::from_secs(60);
+    assert!(update(&mut s, Action::Tick(much_later)).is_empty());
 }
 
 #[test]

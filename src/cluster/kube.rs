@@ -467,6 +467,31 @@ impl Cluster for KubeCluster {
         })
     }
 
+    fn events_for<'a>(
+        &'a self,
+        kind: &'a str,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> ClusterFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            let gvk = Gvk::new("", "v1", "Event");
+            let (api, _) = self.api_for(&gvk, Some(namespace)).await?;
+            // The server filters (kubectl describe does the same); names are DNS labels, so no
+            // selector escaping is needed.
+            let lp = ListParams::default().fields(&format!(
+                "involvedObject.kind={kind},involvedObject.namespace={namespace},involvedObject.name={name}"
+            ));
+            let list = api
+                .list(&lp)
+                .await
+                .map_err(|e| self.err(&format!("Event list for {kind} {namespace}/{name}"), e))?;
+            list.items
+                .into_iter()
+                .map(|o| to_value_typed(o, &gvk))
+                .collect()
+        })
+    }
+
     fn delete<'a>(
         &'a self,
         gvk: &'a Gvk,

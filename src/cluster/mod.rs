@@ -257,6 +257,15 @@ pub trait Cluster: Send + Sync {
         propagation: Propagation,
     ) -> ClusterFuture<'a, bool>;
 
+    /// The core/v1 Events about one object (`involvedObject` kind, namespace and name), in any
+    /// order. Events are read on demand rather than watched: a busy cluster produces thousands.
+    fn events_for<'a>(
+        &'a self,
+        kind: &'a str,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> ClusterFuture<'a, Vec<Value>>;
+
     /// Watch all objects of a kind across namespaces. The stream starts with
     /// [`WatchEvent::Restarted`] and never ends on its own; errors are reported as
     /// [`WatchEvent::Error`] while it retries.

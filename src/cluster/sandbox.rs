@@ -34,6 +34,8 @@ const POD_SCHEDULED: Duration = Duration::from_millis(600);
 const POD_CREATED: Duration = Duration::from_millis(1500);
 const POD_RUNNING: Duration = Duration::from_millis(2200);
 const POD_READY: Duration = Duration::from_millis(3200);
+/// How often an image pull in back-off is retried (and its Events counted again).
+const PULL_BACK_OFF: Duration = Duration::from_secs(10);
 /// How often the controllers run.
 const CONTROLLER_TICK: Duration = Duration::from_millis(200);
 
@@ -91,6 +93,8 @@ struct Inner {
     pod_born: HashMap<Key, Instant>,
     /// Pods whose image was already reported missing (to emit the Event once).
     pull_failed: HashSet<Key>,
+    /// Pods already in image-pull back-off (later back-offs bump the same Events' counts).
+    pull_backoff: HashSet<Key>,
     resource_version: u64,
     uid: u64,
     registry: Registry,
@@ -488,6 +492,7 @@ impl SandboxCluster {
                 applied: HashMap::new(),
                 pod_born: HashMap::new(),
                 pull_failed: HashSet::new(),
+                pull_backoff: HashSet::new(),
                 resource_version: 1000,
                 uid: 0,
                 registry,
@@ -618,6 +623,7 @@ impl SandboxCluster {
             inner.applied.remove(key);
             inner.pod_born.remove(key);
             inner.pull_failed.remove(key);
+            inner.pull_backoff.remove(key);
             obj
         };
         if let Some(gvk) = Gvk::of(&removed) {
@@ -965,7 +971,9 @@ impl SandboxCluster {
                 .to_string();
             let cond = |t: &str, s: bool| json!({"type": t, "status": if s { "True" } else { "False" }, "lastTransitionTime": created});
             let scheduled = age >= POD_SCHEDULED;
-            let mut events: Vec<(String, String, String)> = Vec::new();
+            // (type, reason, message, fixed name): events with a fixed name repeat, as the
+            // kubelet's do, and later occurrences bump their count instead of adding objects.
+            let mut events: Vec<(&str, &str, String, Option<String>)> = Vec::new();
             let (phase, conditions, statuses) = if !scheduled {
                 ("Pending", vec![cond("PodScheduled", false)], json!([]))
             } else if !images_ok && age >= POD_CREATED {
@@ -986,11 +994,43 @@ impl SandboxCluster {
                 let first = self.lock().pull_failed.insert(key.clone());
                 if first {
                     for (_, i) in &containers {
+                        events.push(("Normal", "Pulling", format!("Pulling image \"{i}\""), None));
                         events.push((
-                            "Warning".into(),
-                            "Failed".into(),
-                            format!("Failed to pull image \"{i}\": rpc error: manifest unknown"),
+                            "Warning",
+                            "Failed",
+                            format!(
+                                "Failed to pull image \"{i}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{i}\": failed to resolve reference \"{i}\": {i}: not found"
+                            ),
+                            None,
                         ));
+                        events.push(("Warning", "Failed", "Error: ErrImagePull".into(), None));
+                    }
+                }
+                if back_off {
+                    let first_back_off = self.lock().pull_backoff.insert(key.clone());
+                    for (n, i) in &containers {
+                        let names = [
+                            format!("{}.backoff-{n}", key.3),
+                            format!("{}.backoff-error-{n}", key.3),
+                        ];
+                        if first_back_off {
+                            events.push((
+                                "Normal",
+                                "BackOff",
+                                format!("Back-off pulling image \"{i}\""),
+                                Some(names[0].clone()),
+                            ));
+                            events.push((
+                                "Warning",
+                                "Failed",
+                                "Error: ImagePullBackOff".into(),
+                                Some(names[1].clone()),
+                            ));
+                        } else {
+                            for name in &names {
+                                self.bump_event(&key.2, name, PULL_BACK_OFF);
+                            }
+                        }
                     }
                 }
                 (
@@ -1051,12 +1091,13 @@ impl SandboxCluster {
             if scheduled && p.pointer("/spec/nodeName").is_none() {
                 p["spec"]["nodeName"] = json!("sandbox-node-1");
                 events.push((
-                    "Normal".into(),
-                    "Scheduled".into(),
+                    "Normal",
+                    "Scheduled",
                     format!(
                         "Successfully assigned {}/{} to sandbox-node-1",
                         key.2, key.3
                     ),
+                    None,
                 ));
             }
             if p.get("status") != Some(&status) {
@@ -1064,31 +1105,65 @@ impl SandboxCluster {
                     && pod.pointer("/status/phase").and_then(Value::as_str) != Some("Running")
                 {
                     for (n, i) in &containers {
+                        events.push(("Normal", "Pulling", format!("Pulling image \"{i}\""), None));
                         events.push((
-                            "Normal".into(),
-                            "Pulled".into(),
-                            format!("Container image \"{i}\" already present on machine"),
+                            "Normal",
+                            "Pulled",
+                            format!("Successfully pulled image \"{i}\" in 612ms (612ms including waiting)"),
+                            None,
                         ));
-                        events.push((
-                            "Normal".into(),
-                            "Started".into(),
-                            format!("Started container {n}"),
-                        ));
+                        events.push(("Normal", "Created", format!("Created container: {n}"), None));
+                        events.push(("Normal", "Started", format!("Started container {n}"), None));
                     }
                 }
                 p["status"] = status;
                 self.store_update(&pod_gvk, p);
             }
-            for (type_, reason, message) in events {
+            for (type_, reason, message, name) in events {
+                let name = name.unwrap_or_else(|| {
+                    format!(
+                        "{}.{}",
+                        key.3,
+                        template_hash(&json!([reason, message, now()]))
+                    )
+                });
+                let component = if reason == "Scheduled" {
+                    "default-scheduler"
+                } else {
+                    "kubelet"
+                };
                 let _ = self.store_new(json!({
                     "apiVersion": "v1", "kind": "Event",
-                    "metadata": {"name": format!("{}.{}", key.3, template_hash(&json!([reason, message, now()]))), "namespace": key.2},
+                    "metadata": {"name": name, "namespace": key.2},
                     "involvedObject": {"kind": "Pod", "name": key.3, "namespace": key.2, "apiVersion": "v1"},
                     "type": type_, "reason": reason, "message": message,
                     "firstTimestamp": now(), "lastTimestamp": now(), "count": 1,
-                    "source": {"component": "sandbox"}
+                    "source": {"component": component, "host": "sandbox-node-1"}
                 }));
             }
+        }
+    }
+
+    /// Count one more occurrence of a repeating Event once `every` has passed since its last.
+    fn bump_event(&self, namespace: &str, name: &str, every: Duration) {
+        let gvk = Gvk::new("", "v1", "Event");
+        let Some(mut e) = self
+            .lock()
+            .objects
+            .get(&key_of(&gvk, namespace, name))
+            .cloned()
+        else {
+            return;
+        };
+        let due = str_at(&e, &["lastTimestamp"])
+            .and_then(crate::engine::history::parse_time)
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .is_none_or(|d| d >= every);
+        if due {
+            let count = e.get("count").and_then(Value::as_u64).unwrap_or(1);
+            e["count"] = json!(count + 1);
+            e["lastTimestamp"] = json!(now());
+            self.store_update(&gvk, e);
         }
     }
 
@@ -1457,6 +1532,34 @@ impl Cluster for SandboxCluster {
         })
     }
 
+    fn events_for<'a>(
+        &'a self,
+        kind: &'a str,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> ClusterFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            let inner = self.lock();
+            Ok(inner
+                .objects
+                .range(
+                    (
+                        String::new(),
+                        "Event".to_string(),
+                        namespace.to_string(),
+                        String::new(),
+                    )..,
+                )
+                .take_while(|(k, _)| k.0.is_empty() && k.1 == "Event" && k.2 == namespace)
+                .filter(|(_, e)| {
+                    str_at(e, &["involvedObject", "kind"]) == Some(kind)
+                        && str_at(e, &["involvedObject", "name"]) == Some(name)
+                })
+                .map(|(_, e)| e.clone())
+                .collect())
+        })
+    }
+
     fn delete<'a>(
         &'a self,
         gvk: &'a Gvk,
@@ -1704,6 +1807,49 @@ mod tests {
         assert!(
             events.iter().any(|e| e["reason"] == "Failed"),
             "no Failed event"
+        );
+        // The pod's own events, as `kubectl describe pod` lists them.
+        let pod = sb.all_of("", "Pod").into_iter().next().expect("a pod");
+        let mine = sb
+            .events_for("Pod", "shop", &meta_name(&pod))
+            .await
+            .unwrap();
+        let reasons: Vec<(&str, &str)> = mine
+            .iter()
+            .map(|e| {
+                (
+                    e["reason"].as_str().unwrap_or(""),
+                    e["message"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        for (reason, needle) in [
+            ("Scheduled", "Successfully assigned shop/"),
+            ("Pulling", "Pulling image \"ghcr.io/example/app:9.9.9\""),
+            (
+                "Failed",
+                "Failed to pull image \"ghcr.io/example/app:9.9.9\"",
+            ),
+            ("Failed", "Error: ErrImagePull"),
+            ("BackOff", "Back-off pulling image"),
+            ("Failed", "Error: ImagePullBackOff"),
+        ] {
+            assert!(
+                reasons
+                    .iter()
+                    .any(|(r, m)| *r == reason && m.contains(needle)),
+                "no {reason} {needle:?} event in {reasons:?}"
+            );
+        }
+        assert!(
+            mine.iter()
+                .all(|e| e["involvedObject"]["name"] == pod["metadata"]["name"])
+        );
+        assert!(
+            sb.events_for("Pod", "other", &meta_name(&pod))
+                .await
+                .unwrap()
+                .is_empty()
         );
     }
 

@@ -35,6 +35,7 @@ impl SyncStatus {
 }
 
 pub use super::health::HealthStatus;
+pub use super::pods::{PodCondition, PodDetails, PodEvent};
 
 /// A commit: full sha and subject line.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -82,6 +83,9 @@ pub struct ResourceRow {
     pub prune_disabled: bool,
     /// Tracked by another GitOps controller (Argo CD): syncing it requires force.
     pub foreign_owner: Option<String>,
+    /// For Pods: what `kubectl get pods` shows (ready, status reason, restarts, age, node) and
+    /// the pod's conditions, derived from the live object.
+    pub pod: Option<PodDetails>,
 }
 
 /// Unified diff of one resource (Secret values already masked).
@@ -427,6 +431,12 @@ pub enum Command {
         prune: Option<bool>,
     },
     Promote(PromoteRequest),
+    /// Fetch the recent events of one of `app`'s pods; answered (without blocking the engine)
+    /// with [`Event::PodEvents`]. Read-only: allowed with `--readonly`.
+    PodEvents {
+        app: String,
+        pod: ResourceKey,
+    },
 }
 
 /// The outcome of a command, sent on the request's reply channel.
@@ -531,6 +541,13 @@ pub enum Event {
     },
     OperationFinished(OperationResult),
     Notice(Notice),
+    /// The answer to [`Command::PodEvents`]: the pod's events, newest first, or why they could
+    /// not be read.
+    PodEvents {
+        app: String,
+        pod: ResourceKey,
+        events: Result<Vec<PodEvent>, String>,
+    },
 }
 
 /// Per-resource results grouped by code, for summaries.

@@ -670,6 +670,7 @@ pub fn rows_and_diffs(
             hook: i.desired.as_ref().is_some_and(|d| d.hook),
             prune_disabled,
             foreign_owner: i.foreign.clone(),
+            pod: None,
         });
         if i.state != ResourceState::Synced {
             diffs.push(ResourceDiff {
@@ -710,6 +711,7 @@ pub fn rows_and_diffs(
                     hook: false,
                     prune_disabled: false,
                     foreign_owner: None,
+                    pod: super::pods::details_of(&o),
                     key: k,
                 });
                 if let Some(u) = o.pointer("/metadata/uid").and_then(Value::as_str) {

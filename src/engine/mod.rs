@@ -6,6 +6,7 @@ pub mod health;
 pub mod history;
 pub mod lock;
 pub mod plan;
+pub mod pods;
 pub mod promote;
 pub mod reconcile;
 pub mod static_repo;

@@ -12,8 +12,10 @@ use ratatui_textarea::TextArea;
 
 use crate::engine::api::{
     AppState, Command, CommandOutcome, Event, HistoryEntry, NoticeLevel, OperationKind,
-    OperationPhase, OperationResult, PromoteRequest, ResourceResult, Snapshot, SyncOptions,
+    OperationPhase, OperationResult, PodEvent, PromoteRequest, ResourceResult, Snapshot,
+    SyncOptions,
 };
+use crate::resource::ResourceKey;
 
 use super::keymap::{Key, KeyAction, Keymap};
 use super::theme::Theme;
@@ -415,6 +417,8 @@ pub struct State {
     /// Bumped on every new snapshot (invalidates `memo`).
     generation: u64,
     memo: RefCell<Option<ViewsMemo>>,
+    /// The Pods pane's selected pod's events (asked for by `update`, answered by the engine).
+    pub pod_events: Option<PodEventsView>,
 }
 
 impl State {
@@ -440,6 +444,7 @@ impl State {
             seen_notices: HashSet::new(),
             generation: 0,
             memo: RefCell::new(None),
+            pod_events: None,
         };
         s.set_snapshot(snapshot);
         s
@@ -717,8 +722,72 @@ fn ctrl_c(k: &KeyEvent) -> bool {
     k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c')
 }
 
+/// The events of the pod selected in the Pods pane: what was asked and, once it came, the answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodEventsView {
+    pub app: String,
+    pub pod: ResourceKey,
+    pub requested_at: SystemTime,
+    /// `None` until the engine answers (a refresh keeps the previous answer meanwhile).
+    pub events: Option<Result<Vec<PodEvent>, String>>,
+}
+
+/// How often the Pods pane asks again for the selected pod's events.
+pub const POD_EVENTS_REFRESH: Duration = Duration::from_secs(10);
+
 /// Apply one action; return the effects for the event loop.
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    let mut effects = apply_action(state, action);
+    effects.extend(pod_events_request(state));
+    effects
+}
+
+/// A `PodEvents` command when the Pods pane shows a pod whose events were not asked for yet, or
+/// longer ago than [`POD_EVENTS_REFRESH`]; the answer arrives later as `Event::PodEvents`.
+fn pod_events_request(state: &mut State) -> Option<Effect> {
+    if state.screen != Screen::Detail || state.detail.pane() != Pane::Pods {
+        return None;
+    }
+    let app = state.app(&state.detail.app)?;
+    let views = state.views(app);
+    let last = views.pods.len().checked_sub(1)?;
+    let pod = app
+        .resources
+        .get(views.pods[state.detail.pod_sel.min(last)])?
+        .key
+        .clone();
+    let name = app.app.name.clone();
+    let now = state.now;
+    let previous = state
+        .pod_events
+        .take()
+        .filter(|v| v.app == name && v.pod == pod);
+    if let Some(v) = previous {
+        // A clock that went backwards counts as fresh: never flood the engine.
+        if now
+            .duration_since(v.requested_at)
+            .ok()
+            .is_none_or(|d| d < POD_EVENTS_REFRESH)
+        {
+            state.pod_events = Some(v);
+            return None;
+        }
+        state.pod_events = Some(PodEventsView {
+            requested_at: now,
+            ..v
+        });
+    } else {
+        state.pod_events = Some(PodEventsView {
+            app: name.clone(),
+            pod: pod.clone(),
+            requested_at: now,
+            events: None,
+        });
+    }
+    Some(Effect::Send(Command::PodEvents { app: name, pod }))
+}
+
+fn apply_action(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Snapshot(s) => {
             state.set_snapshot(s);
@@ -890,6 +959,14 @@ fn on_event(state: &mut State, e: Event) {
                         at: n.at,
                     });
                 }
+            }
+        }
+        Event::PodEvents { app, pod, events } => {
+            if let Some(v) = &mut state.pod_events
+                && v.app == app
+                && v.pod == pod
+            {
+                v.events = Some(events);
             }
         }
     }

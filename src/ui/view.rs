@@ -2,17 +2,19 @@
 //! are built, so a frame costs the same with 10 or 10,000 resources.
 
 use std::collections::HashMap;
+use std::time::SystemTime;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Tabs, Wrap};
+use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Tabs};
 
 use crate::engine::api::{
-    AppState, CommandOutcome, ConditionKind, HealthStatus, NoticeLevel, OperationPhase,
+    AppState, CommandOutcome, ConditionKind, HealthStatus, NoticeLevel, OperationPhase, PodEvent,
     ResourceState, ResultCode, SyncStatus,
 };
+use crate::engine::pods::{self, Severity};
 use crate::resource::ResourceKey;
 
 use super::keymap::KeyAction;
@@ -303,6 +305,32 @@ fn window(len: usize, sel: usize, height: usize) -> (usize, usize) {
     (first, height.min(len.saturating_sub(first)))
 }
 
+/// The bordered frame of a list pane, titled.
+fn pane_block<'a>(t: &Theme, title: String) -> Block<'a> {
+    Block::bordered()
+        .border_style(t.border)
+        .title(Span::styled(title, t.title))
+}
+
+/// A list pane's table: header row in the header style, inside `block`. Apps, Resources, History
+/// and Pods all share this shape.
+fn framed_table<'a>(
+    t: &Theme,
+    block: Block<'a>,
+    header: Vec<&'a str>,
+    widths: Vec<Constraint>,
+    rows: Vec<Row<'a>>,
+) -> Table<'a> {
+    Table::new(rows, widths)
+        .header(Row::new(header).style(t.header))
+        .block(block)
+}
+
+/// Highlight the row under the cursor.
+fn mark_selected<'a>(row: Row<'a>, t: &Theme, selected: bool) -> Row<'a> {
+    if selected { row.style(t.selected) } else { row }
+}
+
 fn render_apps(state: &State, f: &mut Frame, area: Rect) {
     let t = &state.opts.theme;
     let wide = area.width >= WIDE_APPS;
@@ -313,14 +341,14 @@ fn render_apps(state: &State, f: &mut Frame, area: Rect) {
         Constraint::Length(if show_summary { 4 } else { 0 }),
     ])
     .areas(area);
-    let block = Block::bordered().border_style(t.border).title(Span::styled(
+    let block = pane_block(
+        t,
         if state.filter.is_empty() {
             " Apps ".to_string()
         } else {
             format!(" Apps /{} ", state.filter)
         },
-        t.title,
-    ));
+    );
     let inner_h = table_area.height.saturating_sub(3) as usize;
     let sel_row = rows
         .iter()
@@ -463,17 +491,12 @@ fn render_apps(state: &State, f: &mut Frame, area: Rect) {
                     ));
                     cells.push(Cell::from(flags(a)));
                 }
-                let row = Row::new(cells);
-                out_rows.push(if selected { row.style(t.selected) } else { row });
+                out_rows.push(mark_selected(Row::new(cells), t, selected));
             }
         }
     }
     let empty = rows.is_empty();
-    let table = Table::new(out_rows, widths)
-        .header(Row::new(header).style(t.header))
-        .block(block)
-        .column_spacing(1);
-    f.render_widget(table, table_area);
+    f.render_widget(framed_table(t, block, header, widths, out_rows), table_area);
     if empty {
         let msg = if state.snapshot.loading {
             format!("{} discovering Apps…", spinner(state))
@@ -946,12 +969,7 @@ fn render_resources(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
                 health,
                 Cell::from(Span::styled(r.message.clone(), t.dim)),
             ]);
-            let row = Row::new(cells);
-            if first + n == sel {
-                row.style(t.selected)
-            } else {
-                row
-            }
+            mark_selected(Row::new(cells), t, first + n == sel)
         })
         .collect();
     let widths: Vec<Constraint> = if wide {
@@ -975,17 +993,13 @@ fn render_resources(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
         header.push("NAMESPACE");
     }
     header.extend(["SYNC", "HEALTH", "MESSAGE"]);
+    let title = format!(
+        " Resources {}/{} ",
+        if tree.is_empty() { 0 } else { sel + 1 },
+        tree.len()
+    );
     f.render_widget(
-        Table::new(rows, widths)
-            .header(Row::new(header).style(t.header))
-            .block(Block::bordered().border_style(t.border).title(Span::styled(
-                format!(
-                    " Resources {}/{} ",
-                    if tree.is_empty() { 0 } else { sel + 1 },
-                    tree.len()
-                ),
-                t.title,
-            ))),
+        framed_table(t, pane_block(t, title), header, widths, rows),
         area,
     );
 }
@@ -1183,11 +1197,7 @@ fn render_history(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
                 ),
                 Cell::from(e.initiated_by.clone()),
             ]);
-            if first + n == sel {
-                row.style(t.selected)
-            } else {
-                row
-            }
+            mark_selected(row, t, first + n == sel)
         })
         .collect();
     let hint = if state.opts.readonly {
@@ -1196,9 +1206,12 @@ fn render_history(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
         " enter: roll back to the selected entry ".into()
     };
     f.render_widget(
-        Table::new(
-            rows,
-            [
+        framed_table(
+            t,
+            pane_block(t, " History (newest first, ● deployed) ".into())
+                .title_bottom(Span::styled(hint, t.dim)),
+            vec!["", "ID", "REVISION", "SUBJECT", "DEPLOYED", "BY"],
+            vec![
                 Constraint::Length(1),
                 Constraint::Length(4),
                 Constraint::Length(8),
@@ -1206,16 +1219,7 @@ fn render_history(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
                 Constraint::Length(17),
                 Constraint::Length(18),
             ],
-        )
-        .header(Row::new(vec!["", "ID", "REVISION", "SUBJECT", "DEPLOYED", "BY"]).style(t.header))
-        .block(
-            Block::bordered()
-                .border_style(t.border)
-                .title(Span::styled(
-                    " History (newest first, ● deployed) ",
-                    t.title,
-                ))
-                .title_bottom(Span::styled(hint, t.dim)),
+            rows,
         ),
         area,
     );
@@ -1232,99 +1236,288 @@ fn render_history(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
     }
 }
 
+/// Width from which the Pods table shows the node.
+const WIDE_PODS_NODE: u16 = 100;
+
+fn severity_style(t: &Theme, s: Severity) -> Style {
+    match s {
+        Severity::Ok => t.ok,
+        Severity::Progress => t.progress,
+        Severity::Warn => t.warn,
+        Severity::Error => t.error,
+    }
+}
+
+/// The Pods pane: `kubectl get pods` columns for the App's pods (dropping IP, owner and node as
+/// the terminal narrows), and below them the selected pod's state, conditions and recent events.
 fn render_pods(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
     let t = &state.opts.theme;
     let views = state.views(a);
     let list = &views.pods;
-    let detail_h = if area.height >= 14 { 6 } else { 4 };
+    // The table takes what its rows need, up to half the pane; the details get the rest.
+    let table_h = (list.len() as u16 + 3).clamp(5, (area.height / 2).max(5));
     let [top, bottom] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(detail_h)]).areas(area);
+        Layout::vertical([Constraint::Length(table_h), Constraint::Min(3)]).areas(area);
     let h = top.height.saturating_sub(3) as usize;
     let sel = state.detail.pod_sel.min(list.len().saturating_sub(1));
     let (first, count) = window(list.len(), sel, h);
     let wide = area.width >= WIDE;
+    let with_node = area.width >= WIDE_PODS_NODE;
+    let now = state.now;
     let rows: Vec<Row> = list[first..first + count]
         .iter()
         .enumerate()
         .map(|(n, p)| {
-            let row = &a.resources[*p];
-            let owner = owner_chain(a, &views, *p);
-            let status = row.health.unwrap_or(HealthStatus::Unknown);
-            let mut cells = vec![Cell::from(row.key.name.clone()), health_cell(t, status)];
+            let r = &a.resources[*p];
+            let mut cells = vec![Cell::from(r.key.name.clone())];
+            match &r.pod {
+                Some(d) => {
+                    cells.push(Cell::from(format!("{}/{}", d.ready, d.total)));
+                    cells.push(Cell::from(Span::styled(
+                        d.status.clone(),
+                        severity_style(t, d.severity()),
+                    )));
+                    cells.push(Cell::from(if wide {
+                        d.restarts_text(now)
+                    } else {
+                        d.restarts.to_string()
+                    }));
+                    cells.push(Cell::from(
+                        d.created
+                            .map(|c| pods::age(now, c))
+                            .unwrap_or_else(|| "-".into()),
+                    ));
+                    if wide {
+                        cells.push(Cell::from(or_none(&d.ip)));
+                    }
+                    if with_node {
+                        cells.push(Cell::from(or_none(&d.node)));
+                    }
+                }
+                // Not read from the cluster (yet): the health check is all there is.
+                None => {
+                    cells.push(Cell::from("-"));
+                    cells.push(health_cell(t, r.health.unwrap_or(HealthStatus::Unknown)));
+                    cells.extend([Cell::from("-"), Cell::from("-")]);
+                    if wide {
+                        cells.push(Cell::from("-"));
+                    }
+                    if with_node {
+                        cells.push(Cell::from("-"));
+                    }
+                }
+            }
             if wide {
-                cells.push(Cell::from(owner.clone()));
+                let owner = r
+                    .owners
+                    .first()
+                    .map(|o| format!("{}/{}", o.kind, o.name))
+                    .unwrap_or_default();
+                cells.push(Cell::from(Span::styled(owner, t.dim)));
             }
-            cells.push(Cell::from(Span::styled(
-                row.message.lines().next().unwrap_or("").to_string(),
-                t.dim,
-            )));
-            let row = Row::new(cells);
-            if first + n == sel {
-                row.style(t.selected)
-            } else {
-                row
-            }
+            mark_selected(Row::new(cells), t, first + n == sel)
         })
         .collect();
-    let mut widths = vec![Constraint::Percentage(38), Constraint::Length(13)];
-    let mut header = vec!["NAME", "STATUS"];
+    let mut header = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
+    let mut widths = vec![
+        Constraint::Fill(1),
+        Constraint::Length(5),
+        Constraint::Length(17),
+        Constraint::Length(if wide { 12 } else { 8 }),
+        Constraint::Length(6),
+    ];
     if wide {
-        widths.push(Constraint::Percentage(30));
-        header.push("OWNER");
+        header.push("IP");
+        widths.push(Constraint::Length(14));
     }
-    widths.push(Constraint::Min(8));
-    header.push("MESSAGE");
+    if with_node {
+        header.push("NODE");
+        widths.push(Constraint::Length(16));
+    }
+    if wide {
+        header.push("OWNER");
+        widths[0] = Constraint::Length(34);
+        widths.push(Constraint::Fill(1));
+    }
     f.render_widget(
-        Table::new(rows, widths)
-            .header(Row::new(header).style(t.header))
-            .block(
-                Block::bordered()
-                    .border_style(t.border)
-                    .title(Span::styled(format!(" Pods ({}) ", list.len()), t.title)),
-            ),
+        framed_table(
+            t,
+            pane_block(t, format!(" Pods ({}) ", list.len())),
+            header,
+            widths,
+            rows,
+        ),
         top,
     );
-    let detail: Vec<Line> = match list.get(sel) {
-        Some(p) => {
-            let row = &a.resources[*p];
-            let owner = owner_chain(a, &views, *p);
-            let mut v = vec![Line::from(vec![
-                Span::styled(row.key.name.clone(), t.header),
-                Span::styled(
-                    if owner.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  owned by {}", owner)
-                    },
-                    t.dim,
-                ),
-            ])];
-            if row.message.is_empty() {
-                v.push(Line::from(Span::styled(
-                    "no recent events or failing conditions",
-                    t.dim,
-                )));
-            }
-            for l in row.message.lines() {
-                let style = match row.health {
-                    Some(HealthStatus::Degraded) => t.error,
-                    Some(HealthStatus::Progressing) => t.progress,
-                    _ => t.base,
-                };
-                v.push(Line::from(Span::styled(l.to_string(), style)));
-            }
-            v
-        }
-        None => vec![Line::from(Span::styled("no pods", t.dim))],
+    let Some(&idx) = list.get(sel) else {
+        f.render_widget(
+            Paragraph::new(Span::styled("no pods", t.dim)).block(pane_block(t, " Pod ".into())),
+            bottom,
+        );
+        return;
     };
+    let r = &a.resources[idx];
+    let w = bottom.width.saturating_sub(2) as usize;
+    let mut lines = pod_lines(state, a, &views, idx, w);
+    let events = state
+        .pod_events
+        .as_ref()
+        .filter(|v| v.app == a.app.name && v.pod == r.key);
+    lines.push(Line::from(Span::styled("Events (newest first)", t.header)));
+    match events.and_then(|v| v.events.as_ref()) {
+        None => lines.push(Line::from(Span::styled(
+            format!("  {} loading events…", spinner(state)),
+            t.dim,
+        ))),
+        Some(Err(e)) => lines.push(Line::from(Span::styled(
+            trunc(&format!("  {}", e.lines().next().unwrap_or("")), w),
+            t.error,
+        ))),
+        Some(Ok(list)) if list.is_empty() => lines.push(Line::from(Span::styled(
+            "  none (the cluster keeps events for about an hour)",
+            t.dim,
+        ))),
+        Some(Ok(list)) => {
+            for e in list {
+                lines.push(event_line(t, e, now, w));
+            }
+        }
+    }
     f.render_widget(
-        Paragraph::new(detail).wrap(Wrap { trim: true }).block(
-            Block::bordered()
-                .border_style(t.border)
-                .title(" Events & conditions "),
-        ),
+        Paragraph::new(lines).block(pane_block(t, format!(" {} ", r.key.name))),
         bottom,
     );
+}
+
+fn or_none(s: &str) -> String {
+    if s.is_empty() {
+        "<none>".into()
+    } else {
+        s.to_string()
+    }
+}
+
+/// The selected pod's state: summary, owners, container problems and conditions.
+fn pod_lines(
+    state: &State,
+    a: &AppState,
+    views: &super::state::Views,
+    idx: usize,
+    w: usize,
+) -> Vec<Line<'static>> {
+    let t = &state.opts.theme;
+    let r = &a.resources[idx];
+    let owner = owner_chain(a, views, idx);
+    let mut lines = Vec::new();
+    let Some(d) = &r.pod else {
+        // No live details: fall back to the health check's verdict.
+        let style = match r.health {
+            Some(HealthStatus::Degraded) => t.error,
+            Some(HealthStatus::Progressing) => t.progress,
+            _ => t.base,
+        };
+        for l in r.message.lines() {
+            lines.push(Line::from(Span::styled(trunc(l, w), style)));
+        }
+        if !owner.is_empty() {
+            lines.push(Line::from(Span::styled(
+                trunc(&format!("owned by {owner}"), w),
+                t.dim,
+            )));
+        }
+        return lines;
+    };
+    let mut summary = format!(
+        "{}/{} ready · {} restarts",
+        d.ready,
+        d.total,
+        d.restarts_text(state.now)
+    );
+    if let Some(c) = d.created {
+        summary.push_str(&format!(" · age {}", pods::age(state.now, c)));
+    }
+    summary.push_str(&format!(" · node {}", or_none(&d.node)));
+    let ip = format!(" · IP {}", d.ip);
+    // The IP goes where it fits: after the node, or else in front of the owners.
+    let ip_first_line = !d.ip.is_empty()
+        && d.status.chars().count() + 2 + summary.chars().count() + ip.chars().count() <= w;
+    if ip_first_line {
+        summary.push_str(&ip);
+    }
+    lines.push(Line::from(vec![
+        Span::styled(d.status.clone(), severity_style(t, d.severity())),
+        Span::raw(trunc(
+            &format!("  {summary}"),
+            w.saturating_sub(d.status.chars().count()),
+        )),
+    ]));
+    let mut second = Vec::new();
+    if !d.ip.is_empty() && !ip_first_line {
+        second.push(format!("IP {}", d.ip));
+    }
+    if !owner.is_empty() {
+        second.push(format!("owned by {owner}"));
+    }
+    if !second.is_empty() {
+        lines.push(Line::from(Span::styled(
+            trunc(&second.join(" · "), w),
+            t.dim,
+        )));
+    }
+    for p in &d.problems {
+        lines.push(Line::from(Span::styled(trunc(p, w), t.error)));
+    }
+    if !d.conditions.is_empty() {
+        let mut spans = vec![Span::styled("Conditions", t.header)];
+        for c in &d.conditions {
+            let (sym, style) = match c.status.as_str() {
+                "True" => (t.symbols.synced, t.ok),
+                "False" => (t.symbols.degraded, t.error),
+                _ => (t.symbols.unknown, t.warn),
+            };
+            spans.push(Span::raw("  "));
+            spans.push(Span::styled(format!("{sym} {}", c.kind), style));
+        }
+        lines.push(Line::from(spans));
+        // Why a condition is false, when the kubelet said so (`containers with unready status`).
+        if let Some(c) = d
+            .conditions
+            .iter()
+            .find(|c| !c.is_true() && (!c.reason.is_empty() || !c.message.is_empty()))
+        {
+            let why = if c.message.is_empty() {
+                &c.reason
+            } else {
+                &c.message
+            };
+            lines.push(Line::from(Span::styled(
+                trunc(&format!("  {}: {why}", c.kind), w),
+                t.dim,
+            )));
+        }
+    }
+    lines
+}
+
+/// `   2m  Warning  Failed      Error: ImagePullBackOff (x14 over 12m)`
+fn event_line(t: &Theme, e: &PodEvent, now: SystemTime, w: usize) -> Line<'static> {
+    let last = e
+        .last
+        .map(|l| pods::age(now, l))
+        .unwrap_or_else(|| "-".into());
+    let repeat = match (e.count, e.first) {
+        (n, Some(first)) if n > 1 => format!(" (x{n} over {})", pods::age(now, first)),
+        (n, None) if n > 1 => format!(" (x{n})"),
+        _ => String::new(),
+    };
+    let text = format!(
+        "{last:>6}  {:<7}  {:<10}  {}{repeat}",
+        e.kind,
+        e.reason,
+        e.message.lines().next().unwrap_or("")
+    );
+    let style = if e.is_warning() { t.warn } else { t.base };
+    Line::from(Span::styled(trunc(&text, w), style))
 }
 
 fn render_log(state: &State, f: &mut Frame, area: Rect) {
