@@ -6,121 +6,13 @@
 //!
 //! Needs `tmux` on PATH; the test fails (never skips) without it.
 
+mod tmux;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Tests of this file run in parallel in one process; each needs its own tmux session.
-static SESSIONS: AtomicUsize = AtomicUsize::new(0);
-
-struct Tmux {
-    session: String,
-    _home: tempfile::TempDir,
-}
-
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run tmux ({e}): install tmux to run the terminal end-to-end tests")
-        });
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-impl Tmux {
-    fn start(cmdline: &str, width: u16, height: u16) -> Self {
-        let home = tempfile::tempdir().expect("temp dir");
-        let session = format!(
-            "sextant-e2e-{}-{}",
-            std::process::id(),
-            SESSIONS.fetch_add(1, Ordering::Relaxed)
-        );
-        let h = home.path().display().to_string();
-        // Logs, caches and config of this run stay in a throwaway home.
-        let env = [
-            format!("HOME={h}"),
-            format!("XDG_CONFIG_HOME={h}/config"),
-            format!("XDG_CACHE_HOME={h}/cache"),
-            format!("XDG_STATE_HOME={h}/state"),
-            format!("XDG_DATA_HOME={h}/data"),
-            "TERM=xterm-256color".to_string(),
-        ];
-        let mut args: Vec<String> = vec![
-            "new-session".into(),
-            "-d".into(),
-            "-s".into(),
-            session.clone(),
-            "-x".into(),
-            width.to_string(),
-            "-y".into(),
-            height.to_string(),
-        ];
-        for e in &env {
-            args.push("-e".into());
-            args.push(e.clone());
-        }
-        args.push(cmdline.to_string());
-        let status = Command::new("tmux")
-            .args(&args)
-            .status()
-            .unwrap_or_else(|e| {
-                panic!("cannot run tmux ({e}): install tmux to run the terminal end-to-end tests")
-            });
-        assert!(status.success(), "tmux new-session failed");
-        Self {
-            session,
-            _home: home,
-        }
-    }
-
-    fn screen(&self) -> String {
-        tmux(&["capture-pane", "-p", "-t", &self.session])
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", &self.session];
-        args.extend_from_slice(keys);
-        tmux(&args);
-    }
-
-    /// Type text literally (no key-name interpretation).
-    fn text(&self, text: &str) {
-        tmux(&["send-keys", "-t", &self.session, "-l", text]);
-    }
-
-    fn wait_for(
-        &self,
-        what: &str,
-        timeout: Duration,
-        f: impl Fn(&str) -> bool,
-    ) -> (String, Duration) {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if f(&s) {
-                return (s, start.elapsed());
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out after {timeout:?} waiting for {what}; screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn format(&self, fmt: &str) -> String {
-        tmux(&["display-message", "-p", "-t", &self.session, fmt])
-            .trim()
-            .to_string()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        tmux(&["kill-session", "-t", &self.session]);
-    }
-}
+use tmux::{Tmux, row};
 
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_sextant"))
@@ -223,13 +115,6 @@ fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// The row of the Apps table for `app`, if on screen.
-fn row<'a>(screen: &'a str, app: &str) -> Option<&'a str> {
-    screen
-        .lines()
-        .find(|l| l.trim_start_matches('│').starts_with(&format!("{app} ")))
 }
 
 #[test]
