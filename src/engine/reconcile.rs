@@ -298,7 +298,7 @@ async fn handle_command(
             let _ = r.send(CommandOutcome::Refused(msg));
         }
     };
-    let mutating = !matches!(command, Command::Refresh { .. } | Command::PodEvents { .. });
+    let mutating = !matches!(command, Command::Refresh { .. });
     if mutating && shared.opts.readonly {
         refuse(
             reply,
@@ -310,8 +310,7 @@ async fn handle_command(
         Command::Refresh { app, .. } => app.clone(),
         Command::Sync { app, .. }
         | Command::Rollback { app, .. }
-        | Command::SetAutoSync { app, .. }
-        | Command::PodEvents { app, .. } => Some(app.clone()),
+        | Command::SetAutoSync { app, .. } => Some(app.clone()),
         Command::Promote(_) => None,
     };
     let target = match &app_name {
@@ -384,28 +383,6 @@ async fn handle_command(
                     prune,
                     reply,
                 });
-            }
-        }
-        Command::PodEvents { pod, .. } => {
-            // Fetched in a task of its own: a slow cluster never holds up other commands.
-            let app = target.and_then(|n| {
-                let states = shared.states.lock().ok()?;
-                Some((n.clone(), states.get(&n)?.app.destination.clone()))
-            });
-            match app {
-                Some((name, dest)) => super::pods::answer_pod_events(
-                    shared.opts.clusters.clone(),
-                    dest,
-                    name,
-                    pod,
-                    shared.events.clone(),
-                    reply,
-                ),
-                None => {
-                    if let Some(r) = reply {
-                        let _ = r.send(CommandOutcome::Failed("the App is gone".into()));
-                    }
-                }
             }
         }
         Command::Promote(req) => {
@@ -1443,12 +1420,17 @@ mod tests {
     }
 
     fn sandbox_engine(repo: Arc<StaticRepo>) -> EngineHandle {
+        sandbox_engine_with(repo).0
+    }
+
+    fn sandbox_engine_with(repo: Arc<StaticRepo>) -> (EngineHandle, SandboxCluster) {
         let sb = SandboxCluster::default();
         sb.start();
-        let mut opts = EngineOptions::new(repo, Arc::new(SingleCluster(Arc::new(sb))));
+        let cluster: Arc<dyn Cluster> = Arc::new(sb.clone());
+        let mut opts = EngineOptions::new(repo, Arc::new(SingleCluster(cluster)));
         opts.poll = false;
         opts.user = "unit@test".into();
-        start(opts)
+        (start(opts), sb)
     }
 
     /// The first snapshot satisfying `pred` (panics with the last one after 20 s).
@@ -1479,6 +1461,87 @@ mod tests {
         })
         .await;
         assert!(!snap.loading, "compare published while still loading");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn drift_at_a_revision_synced_without_a_sync_is_left_to_self_heal() {
+        let repo = Arc::new(StaticRepo::new());
+        let mut app = sandbox_app("drift", "ns-drift");
+        app.sync_policy.automated = Some(crate::app::Automated {
+            prune: false,
+            self_heal: false,
+            allow_empty: false,
+        });
+        let web = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "main", "image": "example.test/web:1"}]}}}});
+        repo.set_app(app);
+        repo.commit("drift", "aaaaaaa1", "v1", vec![web.clone()]);
+        let (h, sb) = sandbox_engine_with(repo.clone());
+        wait_snap(&h, "auto-synced v1", |s| {
+            s.app("drift")
+                .is_some_and(|a| a.sync == SyncStatus::Synced && a.history.len() == 1)
+        })
+        .await;
+        repo.commit("drift", "bbbbbbb2", "elsewhere", vec![web]);
+        h.call(Command::Refresh {
+            app: None,
+            hard: true,
+        })
+        .await;
+        wait_snap(&h, "Synced at v2", |s| {
+            s.app("drift").is_some_and(|a| {
+                a.sync == SyncStatus::Synced
+                    && a.revision.as_ref().is_some_and(|r| r.sha == "bbbbbbb2")
+            })
+        })
+        .await;
+        let mut events = h.subscribe();
+        sb.manual_change(Some("ns-drift")).expect("manual scale");
+        wait_snap(&h, "drift seen", |s| {
+            s.app("drift")
+                .is_some_and(|a| a.sync == SyncStatus::OutOfSync)
+        })
+        .await;
+        // selfHeal is off: the drift stays (auto-sync owes nothing at v2, already in sync).
+        let quiet = tokio::time::timeout(Duration::from_millis(1500), async {
+            loop {
+                match events.recv().await {
+                    Ok(Event::OperationStarted { app, kind, .. }) if app == "drift" => {
+                        return kind;
+                    }
+                    Ok(_) => {}
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            }
+        })
+        .await;
+        assert!(quiet.is_err(), "an operation started: {quiet:?}");
+        assert_eq!(h.snapshot().app("drift").map(|a| a.history.len()), Some(1));
+        // Turning selfHeal on reverts it (2 s backoff), recorded as an automated sync.
+        let out = h
+            .call(Command::SetAutoSync {
+                app: "drift".into(),
+                enabled: Some(true),
+                self_heal: Some(true),
+                prune: None,
+            })
+            .await;
+        assert_eq!(out, CommandOutcome::Done);
+        let snap = wait_snap(&h, "self-healed", |s| {
+            s.app("drift")
+                .is_some_and(|a| a.sync == SyncStatus::Synced && a.history.len() == 2)
+        })
+        .await;
+        let a = snap.app("drift").expect("drift");
+        assert_eq!(a.history[1].revision, "bbbbbbb2");
+        assert!(
+            a.history[1].initiated_by.ends_with("(auto)"),
+            "{:?}",
+            a.history
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
