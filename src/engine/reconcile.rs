@@ -298,7 +298,7 @@ async fn handle_command(
             let _ = r.send(CommandOutcome::Refused(msg));
         }
     };
-    let mutating = !matches!(command, Command::Refresh { .. });
+    let mutating = !matches!(command, Command::Refresh { .. } | Command::PodEvents { .. });
     if mutating && shared.opts.readonly {
         refuse(
             reply,
@@ -310,7 +310,8 @@ async fn handle_command(
         Command::Refresh { app, .. } => app.clone(),
         Command::Sync { app, .. }
         | Command::Rollback { app, .. }
-        | Command::SetAutoSync { app, .. } => Some(app.clone()),
+        | Command::SetAutoSync { app, .. }
+        | Command::PodEvents { app, .. } => Some(app.clone()),
         Command::Promote(_) => None,
     };
     let target = match &app_name {
@@ -383,6 +384,28 @@ async fn handle_command(
                     prune,
                     reply,
                 });
+            }
+        }
+        Command::PodEvents { pod, .. } => {
+            // Fetched in a task of its own: a slow cluster never holds up other commands.
+            let app = target.and_then(|n| {
+                let states = shared.states.lock().ok()?;
+                Some((n.clone(), states.get(&n)?.app.destination.clone()))
+            });
+            match app {
+                Some((name, dest)) => super::pods::answer_pod_events(
+                    shared.opts.clusters.clone(),
+                    dest,
+                    name,
+                    pod,
+                    shared.events.clone(),
+                    reply,
+                ),
+                None => {
+                    if let Some(r) = reply {
+                        let _ = r.send(CommandOutcome::Failed("the App is gone".into()));
+                    }
+                }
             }
         }
         Command::Promote(req) => {
