@@ -367,7 +367,140 @@ fn write_json(v: &Value, out: &mut String, depth: usize) -> Result<(), String> {
 pub fn from_toml(s: &str) -> Value {
     match s.parse::<toml::Table>() {
         Ok(t) => toml_to_value(&toml::Value::Table(t)),
-        Err(e) => Value::map([("Error", Value::str(format!("toml: {}", e.message())))]),
+        Err(e) => Value::map([("Error", Value::str(toml_error_text(s, &e)))]),
+    }
+}
+
+/// The error text Helm's TOML decoder (BurntSushi/toml) gives for the same input:
+/// `toml: line N: message` or `toml: line N (last key "k"): message`, where the last key is
+/// the table header in force plus the key whose value was being read.
+///
+/// The common mistakes (a key without `=`, a missing value, an unterminated string) get
+/// BurntSushi's own messages; other errors keep the `toml` crate's wording in that frame.
+fn toml_error_text(input: &str, e: &toml::de::Error) -> String {
+    let start = e.span().map_or(input.len(), |s| s.start).min(input.len());
+    let line_of = |pos: usize| input[..pos.min(input.len())].matches('\n').count() + 1;
+    // The first character after `pos` that is not a space or tab, as Go's %q of a rune.
+    let next_char = |pos: usize| {
+        input
+            .get(pos..)
+            .and_then(|rest| rest.chars().find(|c| *c != ' ' && *c != '\t'))
+    };
+    let quote_rune = |c: char| match c {
+        '\n' => "'\\n'".to_string(),
+        '\r' => "'\\r'".to_string(),
+        '\'' => "'\\''".to_string(),
+        c => format!("'{c}'"),
+    };
+    let msg = e.message();
+    let line_start = input[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = input[start..].find('\n').map_or(input.len(), |i| start + i);
+    let line_text = &input[line_start..line_end];
+    // The key of a `key = value` line, when the error is in its value.
+    let value_key = line_text
+        .split_once('=')
+        .filter(|(k, _)| line_start + k.len() < start || msg.starts_with("missing value"))
+        .map(|(k, _)| k.trim().trim_matches(['"', '\'']).to_string());
+    let (line, text, in_value) = if msg.starts_with("key with no value") {
+        // The key ends where the span ends; BurntSushi looks for `=` after it.
+        let after = e.span().map_or(input.len(), |s| s.end);
+        match next_char(after) {
+            None => (
+                line_of(input.len()),
+                "unexpected EOF; expected key separator '='".to_string(),
+                false,
+            ),
+            Some(c) => (
+                line_of(after),
+                format!("expected '.' or '=', but got {} instead", quote_rune(c)),
+                false,
+            ),
+        }
+    } else if msg.starts_with("missing value") || msg.starts_with("string values must be quoted") {
+        let after = line_start + line_text.find('=').map_or(line_text.len(), |i| i + 1);
+        let word: String = input[after..]
+            .trim_start_matches([' ', '\t'])
+            .chars()
+            .take_while(|c| c.is_alphabetic())
+            .collect();
+        match next_char(after) {
+            None => (
+                line_of(input.len()),
+                "unexpected EOF; expected value".to_string(),
+                true,
+            ),
+            // A bare word where a value belongs (`a = yes`): BurntSushi lexes it as a bool.
+            Some(c) if c.is_alphabetic() => (
+                line_of(after),
+                format!(
+                    "expected value but found {} instead",
+                    gotemplate::fmt::quote_go(&word)
+                ),
+                true,
+            ),
+            Some(c) => (
+                line_of(after),
+                format!("expected value but found {} instead", quote_rune(c)),
+                true,
+            ),
+        }
+    } else if msg.contains("invalid basic string")
+        || msg.contains("unclosed") && msg.contains("string")
+    {
+        let quote = if line_text[start - line_start..].starts_with('\'') {
+            "\"'\""
+        } else {
+            "'\"'"
+        };
+        if input[start..].contains('\n') {
+            (
+                line_of(start),
+                "strings cannot contain newlines".to_string(),
+                true,
+            )
+        } else {
+            (
+                line_of(input.len()),
+                format!("unexpected EOF; expected {quote}"),
+                true,
+            )
+        }
+    } else {
+        (line_of(start), msg.to_string(), value_key.is_some())
+    };
+    // The table header in force at the error: the last `[t]` / `[[t]]` line before it.
+    let context = input[..line_start]
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('['))
+        .last()
+        .map(|l| {
+            let l = l.split('#').next().unwrap_or(l).trim();
+            l.trim_start_matches('[')
+                .trim_end_matches(']')
+                .split('.')
+                .map(|p| p.trim().trim_matches(['"', '\'']))
+                .collect::<Vec<_>>()
+                .join(".")
+        })
+        .unwrap_or_default();
+    let key = if in_value {
+        value_key.unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let last_key = match (context.is_empty(), key.is_empty()) {
+        (true, _) => key,
+        (false, true) => context,
+        (false, false) => format!("{context}.{key}"),
+    };
+    if last_key.is_empty() {
+        format!("toml: line {line}: {text}")
+    } else {
+        format!(
+            "toml: line {line} (last key {}): {text}",
+            gotemplate::fmt::quote_go(&last_key)
+        )
     }
 }
 
@@ -571,6 +704,45 @@ pub fn reformat_error(filename: &str, e: &gotemplate::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn toml_err(s: &str) -> String {
+        match from_toml(s) {
+            Value::Map(m) => m.get("Error").map(|v| v.to_string()).unwrap_or_default(),
+            other => panic!("not a map: {other}"),
+        }
+    }
+
+    #[test]
+    fn from_toml_errors_read_like_burntsushi_toml() {
+        let cases = [
+            (
+                "one",
+                "toml: line 1: unexpected EOF; expected key separator '='",
+            ),
+            (
+                "[t]\na = 1\nb",
+                "toml: line 3 (last key \"t\"): unexpected EOF; expected key separator '='",
+            ),
+            (
+                "one two = 1",
+                "toml: line 1: expected '.' or '=', but got 't' instead",
+            ),
+            (
+                "a = ",
+                "toml: line 1 (last key \"a\"): unexpected EOF; expected value",
+            ),
+            (
+                "[x.y]\na = \"abc",
+                "toml: line 2 (last key \"x.y.a\"): unexpected EOF; expected '\"'",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(toml_err(input), want, "{input:?}");
+        }
+        // Anything else still names the line, in the same frame.
+        let e = toml_err("a = 1\na = 2");
+        assert!(e.starts_with("toml: line 2"), "{e}");
+    }
 
     #[test]
     fn json_like_go() {
