@@ -380,9 +380,7 @@ fn operation_text(s: &AppState) -> String {
                 line(
                     &mut out,
                     "Sync Revision:",
-                    &format!("{} {}", o.revision.sha, o.revision.subject)
-                        .trim_end()
-                        .to_string(),
+                    format!("{} {}", o.revision.sha, o.revision.subject).trim_end(),
                 );
             }
             let mut opts = Vec::new();
