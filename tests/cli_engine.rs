@@ -944,3 +944,101 @@ async fn cli_show_operation_records_failed_and_succeeded_syncs() {
     assert_eq!(code, 1);
     assert!(err.contains("bob@elsewhere"), "{err}");
 }
+
+/// No Secret value, plain or base64, appears in any output format of any command: rendered
+/// manifests, diffs (before the first sync and after live drift), `app get`, the sync result and
+/// the recorded operation.
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_no_secret_value_in_any_output() {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{Api, Patch, PatchParams};
+    let f = Fixture::new("cli-secret");
+    let b64 = |s: &str| {
+        // Standard base64 with padding, enough for the short ASCII values below.
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let bytes = s.as_bytes();
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = (u32::from(chunk[0]) << 16)
+                | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*chunk.get(2).unwrap_or(&0));
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    };
+    assert_eq!(b64("secret"), "c2VjcmV0");
+    let plain = "hunter2-plain-XYZ";
+    let token = "tok-value-QRS";
+    let drift = "drift-value-LMN";
+    std::fs::write(
+        f.repo.join("deploy/helm/astromesh/templates/zz-secret.yaml"),
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: cli-secret-creds\ntype: Opaque\nstringData:\n  password: {plain}\ndata:\n  token: {}\n",
+            b64(token)
+        ),
+    )
+    .unwrap();
+    git(&f.repo, &["add", "-A"]);
+    git(&f.repo, &["commit", "-q", "-m", "a secret"]);
+    let forbidden: Vec<String> = [plain, token, drift]
+        .iter()
+        .flat_map(|v| [v.to_string(), b64(v)])
+        .collect();
+    let f = std::sync::Arc::new(f);
+    let check = |args: Vec<&'static str>| {
+        let f = f.clone();
+        let forbidden = forbidden.clone();
+        async move {
+            let (code, out, err) = tokio::task::spawn_blocking(move || f.run(&args))
+                .await
+                .unwrap();
+            for v in &forbidden {
+                assert!(
+                    !out.contains(v.as_str()) && !err.contains(v.as_str()),
+                    "{v:?} leaked (exit {code}):\nstdout:\n{out}\nstderr:\n{err}"
+                );
+            }
+            (code, out, err)
+        }
+    };
+    let (code, out, _) = check(vec!["app", "manifests", "dev"]).await;
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("cli-secret-creds"),
+        "the Secret is rendered: {out}"
+    );
+    check(vec!["app", "manifests", "dev", "-o", "json"]).await;
+    let (code, out, _) = check(vec!["app", "diff", "dev"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cli-secret-creds"), "{out}");
+    check(vec!["app", "diff", "dev", "-o", "json"]).await;
+    check(vec!["app", "get", "dev", "-o", "yaml"]).await;
+    let (code, out, err) = check(vec!["app", "sync", "dev", "-o", "json"]).await;
+    assert_eq!(code, 0, "{err}\n{out}");
+    check(vec!["app", "get", "dev", "--show-operation"]).await;
+    check(vec!["app", "get", "dev", "-o", "json"]).await;
+
+    // Live drift of the Secret: the diff shows that it changed, never the values.
+    let secrets: Api<Secret> = Api::namespaced(support::client().await, &f.app("dev"));
+    secrets
+        .patch(
+            "cli-secret-creds",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"data": {"token": b64(drift)}})),
+        )
+        .await
+        .unwrap();
+    let (code, out, _) = check(vec!["app", "diff", "dev"]).await;
+    assert_eq!(code, 1, "drift is a difference: {out}");
+    assert!(
+        out.contains("cli-secret-creds") && out.contains("++++"),
+        "{out}"
+    );
+    check(vec!["app", "diff", "dev", "-o", "yaml"]).await;
+}
