@@ -472,8 +472,7 @@ fn toml_error_text(input: &str, e: &toml::de::Error) -> String {
     let context = input[..line_start]
         .lines()
         .map(str::trim)
-        .filter(|l| l.starts_with('['))
-        .last()
+        .rfind(|l| l.starts_with('['))
         .map(|l| {
             let l = l.split('#').next().unwrap_or(l).trim();
             l.trim_start_matches('[')

@@ -495,7 +495,9 @@ fn parse_pkcs8(der: &[u8]) -> Result<PrivateKey, String> {
             None
         }
     };
-    let structure = || -> Result<(Vec<u8>, Option<Vec<u8>>, Vec<u8>), String> {
+    // (algorithm OID contents, algorithm parameters unless NULL, privateKey contents)
+    type Parts = (Vec<u8>, Option<Vec<u8>>, Vec<u8>);
+    let structure = || -> Result<Parts, String> {
         let (outer, _) = expect(der, 0x30, "PrivateKeyInfo")?;
         let (_version, rest) = expect(outer.body, 0x02, "version")?;
         let (alg, rest) = expect(rest, 0x30, "AlgorithmIdentifier")?;
