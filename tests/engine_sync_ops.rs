@@ -193,6 +193,11 @@ async fn hooks_run_in_phase_order_with_delete_policies_and_post_sync_waits_for_h
             "migrate",
             json!({HOOK: "PreSync", DELETE_POLICY: "HookSucceeded"}),
         ),
+        // Helm: pre-install → PreSync, hook-succeeded → HookSucceeded.
+        job(
+            "helm-pre",
+            json!({"helm.sh/hook": "pre-install", "helm.sh/hook-delete-policy": "hook-succeeded"}),
+        ),
         web,
         job(
             "during",
@@ -224,9 +229,11 @@ async fn hooks_run_in_phase_order_with_delete_policies_and_post_sync_waits_for_h
     );
     assert!(migrate < web && web < smoke && during < smoke, "{s:?}");
     assert_eq!(result(&r, "Job", "migrate").phase, "PreSync", "{s:?}");
+    assert_eq!(result(&r, "Job", "helm-pre").phase, "PreSync", "{s:?}");
+    assert!(position(&r, "Job", "helm-pre") < web, "{s:?}");
     assert_eq!(result(&r, "Job", "during").phase, "Sync", "{s:?}");
     assert_eq!(result(&r, "Job", "smoke").phase, "PostSync", "{s:?}");
-    for j in ["migrate", "during", "smoke"] {
+    for j in ["migrate", "helm-pre", "during", "smoke"] {
         assert_eq!(
             result(&r, "Job", j).code,
             ResultCode::HookSucceeded,
@@ -245,6 +252,7 @@ async fn hooks_run_in_phase_order_with_delete_policies_and_post_sync_waits_for_h
     let deps: Api<Deployment> = Api::namespaced(client.clone(), &ns);
     // HookSucceeded: deleted after success. BeforeHookCreation: still there.
     gone(&jobs, "migrate").await;
+    gone(&jobs, "helm-pre").await;
     gone(&jobs, "during").await;
     let smoke1 = jobs.get("smoke").await.expect("smoke kept");
     // PostSync started after the Deployment became Available (after minReadySeconds).
