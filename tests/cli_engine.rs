@@ -302,10 +302,7 @@ fn cli_app_commands_end_to_end() {
         err.contains("unknown app `nope`") && err.contains(&prod),
         "{err}"
     );
-
-    // No Secret value anywhere in JSON output.
-    let all = f.run(&["app", "get", "prod", "-o", "json"]).1;
-    assert!(!all.contains("c2VjcmV0"), "{all}");
+    // Secret values in outputs: cli_no_secret_value_in_any_output (the demo has no Secret).
 }
 
 #[test]
@@ -943,6 +940,42 @@ async fn cli_show_operation_records_failed_and_succeeded_syncs() {
     let (code, _, err) = run(&["app", "sync", "dev"]).await;
     assert_eq!(code, 1);
     assert!(err.contains("bob@elsewhere"), "{err}");
+
+    // Bob's process died mid-operation: its record says Running, its lease is gone. Readers
+    // see an Error that names him instead of an operation running forever.
+    leases
+        .delete(&format!("sextant-op-{dev}"), &Default::default())
+        .await
+        .unwrap();
+    let configmaps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(support::client().await, "sextant-system");
+    let record = serde_json::json!({
+        "id": "bob@elsewhere sync #00000000000000bb", "kind": "Sync", "phase": "Running",
+        "message": "operation in progress", "initiatedBy": "bob@elsewhere",
+        "startedAt": "2026-01-01T00:00:00Z", "finishedAt": null,
+        "revision": {"sha": "0123456789012345678901234567890123456789", "subject": "x"},
+    });
+    configmaps
+        .patch(
+            &format!("sextant-operation-{dev}"),
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(
+                serde_json::json!({"data": {"operation": record.to_string()}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let (code, out, err) = run(&["app", "get", "dev", "-o", "json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let got: Value = serde_json::from_str(&out).unwrap();
+    let op = &got["status"]["operationState"];
+    assert_eq!(op["phase"], "Error", "{op}");
+    assert!(
+        op["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("bob@elsewhere") && m.contains("never recorded")),
+        "{op}"
+    );
 }
 
 /// No Secret value, plain or base64, appears in any output format of any command: rendered
