@@ -471,7 +471,8 @@ async fn wave_not_healthy_within_the_wave_timeout_fails_naming_the_resource() {
     );
 }
 
-/// Prune with PruneLast=true objects pruned after every other wave, Prune=false objects kept,
+/// Prune with PruneLast=true objects pruned after every other wave, Prune=false objects kept
+/// (and Prune=confirm ones: Sextant has no confirmation step),
 /// and foreground propagation: a pruned object with a blocking dependent stays (with the
 /// `foregroundDeletion` finalizer) until the dependent is gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -482,6 +483,7 @@ async fn prune_last_goes_after_all_waves_prune_false_is_kept_and_deletion_is_for
         configmap("parent", "1"),
         annotate(configmap("late", "1"), json!({OPTIONS: "PruneLast=true"})),
         annotate(configmap("keep", "1"), json!({OPTIONS: "Prune=false"})),
+        annotate(configmap("confirm", "1"), json!({OPTIONS: "Prune=confirm"})),
     ];
     let (h, repo, name, ns) = setup("ops-prune", v1, |_| {}, None).await;
     assert_succeeded(&sync(&h, &name, SyncOptions::default()).await);
@@ -556,6 +558,17 @@ async fn prune_last_goes_after_all_waves_prune_false_is_kept_and_deletion_is_for
     assert!(
         cms.get_opt("keep").await.expect("get").is_some(),
         "Prune=false kept"
+    );
+    let confirm = result(&r, "ConfigMap", "confirm");
+    assert_eq!(confirm.code, ResultCode::PruneSkipped, "{s:?}");
+    assert!(
+        confirm.message.contains("Prune=confirm"),
+        "{}",
+        confirm.message
+    );
+    assert!(
+        cms.get_opt("confirm").await.expect("get").is_some(),
+        "Prune=confirm kept"
     );
     gone(&cms, "plain").await;
     gone(&cms, "late").await;

@@ -775,8 +775,18 @@ async fn prune(
             ));
             continue;
         }
-        if live_options(live).no_prune {
+        let options = live_options(live);
+        if options.no_prune {
             p.record(mk(ResultCode::PruneSkipped, "Prune=false on the object"));
+            continue;
+        }
+        // Argo CD prunes these only after an operator confirms in its UI; Sextant has no such
+        // confirmation, so it never prunes them by itself.
+        if options.prune_confirm {
+            p.record(mk(
+                ResultCode::PruneSkipped,
+                "Prune=confirm on the object: not pruned without confirmation; delete it by hand, or drop the option",
+            ));
             continue;
         }
         if dry {
