@@ -125,6 +125,13 @@ fn app(name: &str, ns: &str) -> App {
     }
 }
 
+fn rv_of(v: &Value) -> String {
+    v.pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -202,18 +209,35 @@ async fn measure(cluster: Arc<dyn Cluster>, name: &str, n: usize, cm_only: bool,
         cold.conditions
     );
     phase.end(name);
+    // Live versions the cold compare saw: a warm compare re-runs the dry run of an object whose
+    // resourceVersion changed since (a controller updated its status), so count those.
+    let cold_rvs: std::collections::HashMap<_, _> = cold
+        .items
+        .iter()
+        .map(|i| (i.key.clone(), i.live.as_deref().map(rv_of)))
+        .collect();
     drop(cold);
     let phase = Phase::start("warm compare x3");
     let mut warm_times = Vec::new();
+    let mut changed = Vec::new();
     for _ in 0..3 {
         let t = Instant::now();
         let warm = comparer.compare(&a, &prepared, &cache).await;
         warm_times.push(t.elapsed());
         assert_eq!(warm.sync, SyncStatus::Synced);
         assert_eq!(warm.items.len(), n);
+        changed.push(
+            warm.items
+                .iter()
+                .filter(|i| cold_rvs.get(&i.key) != Some(&i.live.as_deref().map(rv_of)))
+                .count(),
+        );
     }
     phase.end(name);
     let warm = warm_times.iter().max().copied().unwrap_or_default();
+    println!(
+        "BENCH {name}: warm compares {warm_times:?}; live objects changed since the cold compare: {changed:?}"
+    );
     println!(
         "BENCH {name}: objects={n} apply={apply_time:?} watch-list={list_time:?} cold-compare(dry-run)={cold_time:?} warm-compare(max of 3)={warm:?} cache={} peak-rss={:.0}MB",
         cache.len(),

@@ -13,6 +13,7 @@
 //! the object) is dropped: every comparison removes it before comparing.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -57,6 +58,50 @@ impl Cached {
             obj: Arc::new(obj),
             managed_fields,
         }
+    }
+
+    /// A hash of what a comparison with this object depends on: everything but `status`,
+    /// `metadata.resourceVersion`, and in managedFields the entries of the `status` subresource
+    /// and every entry's `time`. A controller updating only the status (a Deployment's pods
+    /// becoming ready) changes the resourceVersion but not this hash.
+    fn compare_hash(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        if let Value::Object(top) = &*self.obj {
+            for (k, v) in top {
+                match (k.as_str(), v) {
+                    ("status", _) => continue,
+                    ("metadata", Value::Object(meta)) => {
+                        k.hash(&mut h);
+                        for (mk, mv) in meta {
+                            if mk != "resourceVersion" {
+                                mk.hash(&mut h);
+                                hash_json(&mut h, mv);
+                            }
+                        }
+                    }
+                    _ => {
+                        k.hash(&mut h);
+                        hash_json(&mut h, v);
+                    }
+                }
+            }
+        }
+        let managed = self
+            .managed_fields
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<Value>(t).ok());
+        for entry in managed.iter().filter_map(Value::as_array).flatten() {
+            if entry.get("subresource").and_then(Value::as_str) == Some("status") {
+                continue;
+            }
+            for (k, v) in entry.as_object().into_iter().flatten() {
+                if k != "time" {
+                    k.hash(&mut h);
+                    hash_json(&mut h, v);
+                }
+            }
+        }
+        h.finish()
     }
 
     /// The object with its managedFields put back.
@@ -269,6 +314,21 @@ impl LiveCache {
             .map(|c| c.obj.clone())
     }
 
+    /// [`Cached::compare_hash`] of the live object, if it is still at `resource_version`: lets a
+    /// compare reuse its outcome across status-only updates without a new dry run.
+    pub fn compare_hash(&self, key: &ResourceKey, resource_version: &str) -> Option<u64> {
+        let kinds = self.kinds.read().ok()?;
+        let cached = kinds
+            .get(&(key.group.clone(), key.kind.clone()))?
+            .objects
+            .get(key)?;
+        let current = cached
+            .obj
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str);
+        (current == Some(resource_version)).then(|| cached.compare_hash())
+    }
+
     /// The live object with its `metadata.managedFields` (a copy, for the few comparisons that
     /// read them: `ignoreDifferences.managedFieldsManagers`).
     pub fn get_with_managed_fields(&self, key: &ResourceKey) -> Option<Value> {
@@ -362,6 +422,22 @@ pub fn tracking_of(obj: &Value) -> Option<(String, ResourceKey)> {
     ResourceKey::parse_tracking_id(id)
 }
 
+/// Feeds a value's JSON into a hasher without building the text.
+fn hash_json(h: &mut impl Hasher, v: &Value) {
+    struct W<'a, H: Hasher>(&'a mut H);
+    impl<H: Hasher> std::io::Write for W<'_, H> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    // Writing into a hasher cannot fail, and a `Value` always serialises.
+    let _ = serde_json::to_writer(W(h), v);
+}
+
 fn resource_version(obj: &Value) -> Option<u64> {
     obj.get("metadata")?
         .get("resourceVersion")?
@@ -442,6 +518,32 @@ mod tests {
         assert_eq!(*c.obj, json!({"metadata": {"name": "c"}}));
         assert!(c.managed_fields.is_none());
         assert_eq!(c.full(), json!({"metadata": {"name": "c"}}));
+    }
+
+    #[test]
+    fn compare_hash_ignores_status_only_updates() {
+        let obj = |rv: &str, replicas: i64, ready: i64, status_time: &str| {
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "d", "namespace": "n", "resourceVersion": rv,
+                    "managedFields": [
+                        {"manager": "sextant", "operation": "Apply", "time": "t0",
+                            "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+                        {"manager": "kube-controller-manager", "operation": "Update",
+                            "subresource": "status", "time": status_time,
+                            "fieldsV1": {"f:status": {"f:readyReplicas": {}}}}]},
+                "spec": {"replicas": replicas}, "status": {"readyReplicas": ready}})
+        };
+        let base = Cached::new(obj("1", 2, 0, "t1")).compare_hash();
+        assert_eq!(Cached::new(obj("2", 2, 2, "t2")).compare_hash(), base);
+        assert_ne!(Cached::new(obj("3", 3, 2, "t2")).compare_hash(), base);
+        // Ownership matters (conflicts, managedFieldsManagers): another manager's entry counts.
+        let mut shared = obj("4", 2, 0, "t1");
+        shared["metadata"]["managedFields"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"manager": "kubectl", "operation": "Update",
+                "fieldsV1": {"f:spec": {"f:replicas": {}}}}));
+        assert_ne!(Cached::new(shared).compare_hash(), base);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //!    server-side apply gives the predicted live object; predicted and live are normalised and
 //!    compared as each arrives, then dropped. The outcome (synced, or the diff) is memoised on
 //!    (desired content, the App's ignoreDifferences, live resourceVersion), so a compare on a warm
-//!    cache with nothing changed makes no request at all and holds no prediction.
+//!    cache with nothing changed makes no request at all and holds no prediction. A live object
+//!    whose newer version differs only in status (see [`LiveCache::compare_hash`]) keeps its
+//!    outcome too: status never takes part in a comparison.
 //!    When dry-run is forbidden (a view-only user), the prediction falls back to merging the
 //!    desired fields into live, so diff still works without write rights.
 //! 3. Tracked live objects that are no longer desired are extras (to prune).
@@ -256,10 +258,18 @@ impl Outcome {
     }
 }
 
-struct Memo {
+/// What an outcome was computed from.
+struct MemoKey {
     /// Hash of the desired object and of the App's ignoreDifferences.
     desired_hash: u64,
     live_rv: String,
+    /// [`LiveCache::compare_hash`] of that live version: a newer resourceVersion with the same
+    /// hash (a status-only update) reuses the outcome instead of a new dry run.
+    live_hash: Option<u64>,
+}
+
+struct Memo {
+    key: MemoKey,
     outcome: Outcome,
 }
 
@@ -309,9 +319,9 @@ fn rv(v: &Value) -> String {
 /// Concurrency of dry-run requests.
 const DRY_RUN_CONCURRENCY: usize = 16;
 
-/// A dry run to make: item index, memo key (desired hash, live resourceVersion), desired object.
-type DryRun = (usize, u64, String, Arc<Value>);
-type DryRunDone = (usize, u64, String, Result<Value, ClusterError>);
+/// A dry run to make: item index, memo key, desired object.
+type DryRun = (usize, MemoKey, Arc<Value>);
+type DryRunDone = (usize, MemoKey, Result<Value, ClusterError>);
 
 impl Comparer {
     pub fn new() -> Self {
@@ -323,6 +333,29 @@ impl Comparer {
         if let Ok(mut m) = self.memo.lock() {
             m.clear();
         }
+    }
+
+    /// The memoised outcome for `key` if it was computed from this desired object and live
+    /// version, or from an older live version that differs only in status.
+    fn recall(
+        &self,
+        key: &ResourceKey,
+        desired_hash: u64,
+        live_rv: &str,
+        cache: &LiveCache,
+    ) -> Option<Outcome> {
+        let mut memo = self.memo.lock().ok()?;
+        let entry = memo
+            .get_mut(key)
+            .filter(|e| e.key.desired_hash == desired_hash)?;
+        if entry.key.live_rv != live_rv {
+            let now = cache.compare_hash(key, live_rv)?;
+            if entry.key.live_hash != Some(now) {
+                return None;
+            }
+            entry.key.live_rv = live_rv.to_string();
+        }
+        Some(entry.outcome.clone())
     }
 
     pub async fn compare(&self, app: &App, prepared: &Prepared, cache: &LiveCache) -> Comparison {
@@ -365,16 +398,19 @@ impl Comparer {
                 item.state = ResourceState::Synced;
                 item.message = "hook".into();
             } else if let Some(live) = &item.live {
-                let h = hash_value(&d.obj, rules_hash);
+                let desired_hash = hash_value(&d.obj, rules_hash);
                 let live_rv = rv(live);
-                let memo = self.memo.lock().ok().and_then(|m| {
-                    m.get(&d.key)
-                        .filter(|m| m.desired_hash == h && m.live_rv == live_rv)
-                        .map(|m| m.outcome.clone())
-                });
-                match memo {
+                match self.recall(&d.key, desired_hash, &live_rv, cache) {
                     Some(outcome) => outcome.apply_to(&mut item),
-                    None => todo.push((items.len(), h, live_rv, d.obj.clone())),
+                    None => {
+                        let live_hash = cache.compare_hash(&d.key, &live_rv);
+                        let key = MemoKey {
+                            desired_hash,
+                            live_rv,
+                            live_hash,
+                        };
+                        todo.push((items.len(), key, d.obj.clone()));
+                    }
                 }
             } else {
                 item.message = if d.kind_pending {
@@ -396,7 +432,7 @@ impl Comparer {
         // Dry runs, DRY_RUN_CONCURRENCY in flight; each prediction is compared as soon as it
         // arrives and dropped, so at most a handful are held at once. Owned, boxed futures keep
         // this future `Send` for any caller lifetime.
-        let mut results = futures::stream::iter(todo.into_iter().map(move |(idx, h, rv, obj)| {
+        let mut results = futures::stream::iter(todo.into_iter().map(move |(idx, key, obj)| {
             let c = cluster.clone();
             let fut: futures::future::BoxFuture<'static, DryRunDone> = Box::pin(async move {
                 let opts = ApplyOptions {
@@ -404,13 +440,13 @@ impl Comparer {
                     dry_run: true,
                 };
                 let res = c.apply(&obj, opts).await;
-                (idx, h, rv, res)
+                (idx, key, res)
             });
             fut
         }))
         .buffered(DRY_RUN_CONCURRENCY);
         let mut forbidden_noted = false;
-        while let Some((idx, h, live_rv, res)) = results.next().await {
+        while let Some((idx, memo_key, res)) = results.next().await {
             let item = &mut items[idx];
             let predicted = match res {
                 Ok(pred) => Some(pred),
@@ -453,8 +489,7 @@ impl Comparer {
                 m.insert(
                     item.key.clone(),
                     Memo {
-                        desired_hash: h,
-                        live_rv,
+                        key: memo_key,
                         outcome,
                     },
                 );
