@@ -758,23 +758,27 @@ async fn watch_retries(
 
 /// retry {limit 2, backoff 1s ×2 max 5s}: the destination namespace does not exist (no
 /// CreateNamespace), so attempts fail until the test creates it after the second failure; the
-/// delays grow 1 s → 2 s and the third attempt succeeds.
+/// delays grow 1 s → 2 s and the third attempt succeeds. Each attempt starts from the live
+/// state: wave -1, applied by the first attempt, is Unchanged in the last.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_backs_off_with_growing_delays_and_succeeds_once_the_cause_is_fixed() {
+    let late_ns = fresh_ns("ops-retry-late");
+    let mut settings = configmap("settings", "a");
+    settings["metadata"]["namespace"] = json!(late_ns);
     let (h, _repo, name, ns) = setup(
         "ops-retry",
-        vec![configmap("settings", "a")],
-        |a| {
-            a.sync_policy.sync_options.clear();
-            a.sync_policy.retry = Some(retry(2));
-        },
+        vec![
+            annotate(configmap("first", "a"), json!({WAVE: "-1"})),
+            settings,
+        ],
+        |a| a.sync_policy.retry = Some(retry(2)),
         None,
     )
     .await;
     let watcher = tokio::spawn(watch_retries(
         h.subscribe(),
         name.clone(),
-        Some((ns.clone(), 2)),
+        Some((late_ns.clone(), 2)),
     ));
     let r = sync(&h, &name, SyncOptions::default()).await;
     assert_succeeded(&r);
@@ -790,8 +794,22 @@ async fn retry_backs_off_with_growing_delays_and_succeeds_once_the_cause_is_fixe
     assert_eq!(starts.len(), 3, "three attempts");
     assert!(starts[1] - starts[0] >= Duration::from_secs(1));
     assert!(starts[2] - starts[1] >= Duration::from_secs(2));
-    let cms: Api<ConfigMap> = Api::namespaced(support::client().await, &ns);
+    let s = summary(&r);
+    assert_eq!(
+        result(&r, "ConfigMap", "first").code,
+        ResultCode::Unchanged,
+        "{s:?}"
+    );
+    assert_eq!(
+        result(&r, "ConfigMap", "settings").code,
+        ResultCode::Created,
+        "{s:?}"
+    );
+    let client = support::client().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &late_ns);
     assert!(cms.get_opt("settings").await.expect("get").is_some());
+    let cms: Api<ConfigMap> = Api::namespaced(client, &ns);
+    assert!(cms.get_opt("first").await.expect("get").is_some());
 }
 
 /// With the retry limit exhausted the operation fails with the last attempt's error and says

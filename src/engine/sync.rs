@@ -17,7 +17,7 @@ use super::api::{
     ResultCode, SyncOptions,
 };
 use super::cache::LiveCache;
-use super::compare::{Comparison, DesiredObject, Prepared};
+use super::compare::{Comparer, Comparison, DesiredObject, Prepared};
 use super::health::{self, HealthStatus};
 use super::plan::{self, HookDeletePolicy};
 use crate::app::{App, Backoff, RetryPolicy};
@@ -843,8 +843,22 @@ pub fn backoff_delay(b: &Backoff, attempt: u32) -> Duration {
 pub async fn run(req: &SyncRequest<'_>) -> OperationResult {
     let policy = retry_policy(req.app, req.options);
     let mut attempt = 0u32;
+    // A retry compares again first (as each Argo CD attempt works from the live state it
+    // finds): what an earlier attempt applied is then Unchanged, not Created again, and
+    // ApplyOutOfSyncOnly and prune see the cluster as it is now.
+    let mut fresh: Option<Comparison> = None;
     loop {
-        let mut result = run_once(req).await;
+        let mut result = match &fresh {
+            None => run_once(req).await,
+            Some(comparison) => {
+                run_once(&SyncRequest {
+                    comparison,
+                    revision: req.revision.clone(),
+                    ..*req
+                })
+                .await
+            }
+        };
         result.retries = attempt;
         if result.phase == OperationPhase::Succeeded || req.options.dry_run {
             return result;
@@ -866,6 +880,11 @@ pub async fn run(req: &SyncRequest<'_>) -> OperationResult {
             error: result.message.clone(),
         });
         tokio::time::sleep(delay).await;
+        fresh = Some(
+            Comparer::new()
+                .compare(req.app, req.prepared, req.cache)
+                .await,
+        );
     }
 }
 
