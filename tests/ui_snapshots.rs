@@ -838,3 +838,24 @@ fn selection_survives_new_snapshots() {
     update(&mut s, Action::Snapshot(next));
     assert_eq!(s.selected.as_deref(), Some("astromesh-staging"));
 }
+
+#[test]
+fn detail_pods_empty_says_why_and_asks_for_nothing() {
+    let mut snapshot = fixtures::snapshot();
+    for a in &mut snapshot.apps {
+        a.resources.retain(|r| r.key.kind != "Pod");
+    }
+    let mut s = State::new(opts(), snapshot, fixtures::now());
+    select(&mut s, "astromesh-prod");
+    key(&mut s, KeyCode::Enter);
+    assert!(key(&mut s, KeyCode::Tab).is_empty());
+    assert!(key(&mut s, KeyCode::Tab).is_empty());
+    assert!(key(&mut s, KeyCode::Tab).is_empty(), "no pod, no request");
+    assert_eq!(s.detail.pane(), Pane::Pods);
+    let screen = draw(&s, 80, 24);
+    assert!(screen.contains("Pods (0)"), "{screen}");
+    assert!(
+        screen.contains("no pods: this App runs no workloads"),
+        "{screen}"
+    );
+}

@@ -15,7 +15,6 @@ use crate::engine::api::{
     ResourceState, ResultCode, SyncStatus,
 };
 use crate::engine::pods::{self, Severity};
-use crate::resource::ResourceKey;
 
 use super::keymap::KeyAction;
 use super::state::{
@@ -326,6 +325,17 @@ fn framed_table<'a>(
         .block(block)
 }
 
+/// Why a framed table has no rows, on the line under its header.
+fn empty_table_message(t: &Theme, f: &mut Frame, table_area: Rect, msg: String) {
+    let inner = Rect {
+        x: table_area.x + 2,
+        y: table_area.y + 2,
+        width: table_area.width.saturating_sub(4),
+        height: 1,
+    };
+    f.render_widget(Paragraph::new(Span::styled(msg, t.dim)), inner);
+}
+
 /// Highlight the row under the cursor.
 fn mark_selected<'a>(row: Row<'a>, t: &Theme, selected: bool) -> Row<'a> {
     if selected { row.style(t.selected) } else { row }
@@ -505,13 +515,7 @@ fn render_apps(state: &State, f: &mut Frame, area: Rect) {
         } else {
             "no Apps found: check [repo] in config.toml (or run `sextant demo`)".into()
         };
-        let inner = Rect {
-            x: table_area.x + 2,
-            y: table_area.y + 2,
-            width: table_area.width.saturating_sub(4),
-            height: 1,
-        };
-        f.render_widget(Paragraph::new(Span::styled(msg, t.dim)), inner);
+        empty_table_message(t, f, table_area, msg);
     }
     if show_summary {
         render_app_summary(state, f, summary_area);
@@ -803,44 +807,88 @@ pub struct TreeNode {
 
 /// Owner tree (depth-first, roots in apply order), each resource's parent, and the pods sorted
 /// by name. Prefix strings and owner chains are built only for the rows on screen.
+///
+/// Reads only the resources' keys and owners: `State` reuses the result for a new snapshot whose
+/// keys and owners are unchanged (`state::same_structure`), so keep it that way.
+///
+/// This runs on the UI thread when a new snapshot of the open App arrives, so it is written for
+/// 10,000 resources: one sort of all resources by (apply rank, kind, name) gives the roots, every
+/// child list and the pods in order at once, comparing interned kind ids and name prefixes as
+/// integers before touching the strings.
 pub fn build_views(app: &AppState) -> super::state::Views {
-    let n = app.resources.len();
-    let index: HashMap<&ResourceKey, usize> = app
-        .resources
+    let res = &app.resources;
+    let n = res.len();
+    // Intern kinds (few distinct ones, often in runs); `kind_pos` orders them by apply rank,
+    // then name.
+    let mut kind_ids: HashMap<&str, u32> = HashMap::new();
+    let mut kinds: Vec<&str> = Vec::new();
+    let mut kind_of: Vec<u32> = Vec::with_capacity(n);
+    let mut last: Option<(&str, u32)> = None;
+    for r in res {
+        let k = r.key.kind.as_str();
+        let id = match last {
+            Some((lk, id)) if lk == k => id,
+            _ => {
+                let id = *kind_ids.entry(k).or_insert_with(|| {
+                    kinds.push(k);
+                    (kinds.len() - 1) as u32
+                });
+                last = Some((k, id));
+                id
+            }
+        };
+        kind_of.push(id);
+    }
+    let mut by_rank: Vec<u32> = (0..kinds.len() as u32).collect();
+    by_rank.sort_unstable_by(|a, b| {
+        let (ka, kb) = (kinds[*a as usize], kinds[*b as usize]);
+        kind_rank(ka).cmp(&kind_rank(kb)).then_with(|| ka.cmp(kb))
+    });
+    let mut kind_pos = vec![0u32; kinds.len()];
+    for (pos, id) in by_rank.iter().enumerate() {
+        kind_pos[*id as usize] = pos as u32;
+    }
+    // One integer per resource: kind position, the first eight name bytes, index. Sorting
+    // those settles most pairs without touching a string; `sort_name_runs` orders names that
+    // share their first eight bytes by the following ones.
+    let mut order: Vec<u128> = res
         .iter()
         .enumerate()
-        .map(|(i, r)| (&r.key, i))
+        .map(|(i, r)| sort_key(kind_pos[kind_of[i] as usize], name_chunk(&r.key.name, 0), i))
         .collect();
+    sort_name_runs(&mut order, res, 0);
+    // Each resource's parent: its first owner found among the App's resources.
     let mut parent: Vec<Option<usize>> = vec![None; n];
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut roots = Vec::new();
-    for (i, r) in app.resources.iter().enumerate() {
-        match r.owners.iter().find_map(|o| index.get(o)) {
-            Some(&p) if p != i => {
-                children[p].push(i);
+    if res.iter().any(|r| !r.owners.is_empty()) {
+        let index = super::state::KeyIndex::new(res);
+        for (i, r) in res.iter().enumerate() {
+            if let Some(p) = r.owners.iter().find_map(|o| index.get(o))
+                && p != i
+            {
                 parent[i] = Some(p);
             }
-            _ => roots.push(i),
         }
     }
-    // Rank each resource once; comparisons then only touch integers and names.
-    let rank: Vec<usize> = app
-        .resources
-        .iter()
-        .map(|r| kind_rank(&r.key.kind))
-        .collect();
-    let order = |v: &mut Vec<usize>| {
-        v.sort_unstable_by(|a, b| {
-            let (ra, rb) = (&app.resources[*a].key, &app.resources[*b].key);
-            rank[*a]
-                .cmp(&rank[*b])
-                .then_with(|| ra.kind.cmp(&rb.kind))
-                .then_with(|| ra.name.cmp(&rb.name))
-        })
-    };
-    order(&mut roots);
-    for v in children.iter_mut().filter(|v| v.len() > 1) {
-        order(v);
+    // Children of each resource as ranges of one array, filled in sorted order.
+    let mut start = vec![0u32; n + 1];
+    for p in parent.iter().flatten() {
+        start[p + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut kids_of = vec![0u32; start[n] as usize];
+    let mut roots = Vec::new();
+    for k in &order {
+        let i = key_index(*k);
+        match parent[i] {
+            Some(p) => {
+                kids_of[fill[p] as usize] = i as u32;
+                fill[p] += 1;
+            }
+            None => roots.push(i),
+        }
     }
     let mut tree = Vec::with_capacity(n);
     let mut stack: Vec<TreeNode> = roots
@@ -858,7 +906,7 @@ pub fn build_views(app: &AppState) -> super::state::Views {
             continue;
         }
         tree.push(node);
-        let kids = &children[node.idx];
+        let kids = &kids_of[start[node.idx] as usize..start[node.idx + 1] as usize];
         let depth = node.depth.saturating_add(1);
         for (k, c) in kids.iter().enumerate().rev() {
             let bit = if k == kids.len() - 1 && depth < 64 {
@@ -867,17 +915,74 @@ pub fn build_views(app: &AppState) -> super::state::Views {
                 0
             };
             stack.push(TreeNode {
-                idx: *c,
+                idx: *c as usize,
                 depth,
                 last_mask: node.last_mask | bit,
             });
         }
     }
-    let mut pods: Vec<usize> = (0..n)
-        .filter(|i| app.resources[*i].key.kind == "Pod")
-        .collect();
-    pods.sort_unstable_by(|a, b| app.resources[*a].key.name.cmp(&app.resources[*b].key.name));
+    let pods = match kind_ids.get("Pod") {
+        Some(pod) => {
+            let pod = kind_pos[*pod as usize];
+            order
+                .iter()
+                .filter(|k| (**k >> 96) as u32 == pod)
+                .map(|k| key_index(*k))
+                .collect()
+        }
+        None => Vec::new(),
+    };
     super::state::Views { tree, parent, pods }
+}
+
+/// `kind << 96 | name chunk << 32 | index`: integer order is (kind, chunk, index).
+fn sort_key(kind: u32, chunk: u64, idx: usize) -> u128 {
+    // An App has far fewer than 2^32 resources.
+    (u128::from(kind) << 96) | (u128::from(chunk) << 32) | (idx as u32 as u128)
+}
+
+fn key_index(key: u128) -> usize {
+    key as u32 as usize
+}
+
+/// Eight name bytes from `offset`, big-endian and zero-padded, so integer order is byte order.
+fn name_chunk(name: &str, offset: usize) -> u64 {
+    let b = name.as_bytes();
+    let mut w = [0u8; 8];
+    for (k, byte) in b.iter().skip(offset).take(8).enumerate() {
+        w[k] = *byte;
+    }
+    u64::from_be_bytes(w)
+}
+
+/// Sort `keys` (see [`sort_key`], chunks taken at `offset`) into (kind, full name, index) order:
+/// each run sharing kind and chunk is re-keyed with the next eight name bytes and sorted again
+/// (pod names under one ReplicaSet share 20-odd leading bytes).
+fn sort_name_runs(keys: &mut [u128], res: &[crate::engine::api::ResourceRow], offset: usize) {
+    keys.sort_unstable();
+    let mut s = 0;
+    while s < keys.len() {
+        let head = keys[s] >> 32;
+        let mut e = s + 1;
+        while e < keys.len() && keys[e] >> 32 == head {
+            e += 1;
+        }
+        if e - s > 1 {
+            let run = &mut keys[s..e];
+            let next = offset + 8;
+            let name = |k: u128| res[key_index(k)].key.name.as_str();
+            if run.iter().all(|k| name(*k).len() <= next) {
+                // Equal but for zero padding: the shorter name first, then the index.
+                run.sort_unstable_by_key(|k| (name(*k).len(), key_index(*k)));
+            } else {
+                for k in run.iter_mut() {
+                    *k = sort_key((*k >> 96) as u32, name_chunk(name(*k), next), key_index(*k));
+                }
+                sort_name_runs(run, res, next);
+            }
+        }
+        s = e;
+    }
 }
 
 /// The `│  ├─ ` prefix of a tree row.
@@ -1224,15 +1329,7 @@ fn render_history(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
         area,
     );
     if hist.is_empty() {
-        f.render_widget(
-            Paragraph::new(Span::styled("no successful sync recorded yet", t.dim)),
-            Rect {
-                x: area.x + 2,
-                y: area.y + 2,
-                width: area.width.saturating_sub(4),
-                height: 1,
-            },
-        );
+        empty_table_message(t, f, area, "no successful sync recorded yet".into());
     }
 }
 
@@ -1350,10 +1447,13 @@ fn render_pods(state: &State, a: &AppState, f: &mut Frame, area: Rect) {
         top,
     );
     let Some(&idx) = list.get(sel) else {
-        f.render_widget(
-            Paragraph::new(Span::styled("no pods", t.dim)).block(pane_block(t, " Pod ".into())),
-            bottom,
-        );
+        let msg = if a.compared_at.is_none() {
+            format!("{} comparing…", spinner(state))
+        } else {
+            "no pods: this App runs no workloads, or they are not created yet".into()
+        };
+        empty_table_message(t, f, top, msg);
+        f.render_widget(pane_block(t, " Pod ".into()), bottom);
         return;
     };
     let r = &a.resources[idx];
