@@ -16,8 +16,8 @@
 //! with history unchanged; a template removed from the chart is pruned (only it); a manual scale
 //! is reverted by self-heal; history holds the revisions; rollback is refused with auto-sync on
 //! and works after the override; promotion dev → staging of a new agent block commits (author
-//! from git config, message naming the key), staging goes OutOfSync at that revision and is
-//! synced, and the staging values file keeps every comment (text compared).
+//! from git config, message naming the key), staging goes OutOfSync at that revision and
+//! auto-syncs, and the staging values file keeps every comment (text compared).
 
 mod support;
 
@@ -126,6 +126,8 @@ struct Seed {
     finished: Arc<Mutex<Vec<OperationResult>>>,
     /// Every distinct (app, sync status, revision) the state stream showed, in order.
     seen: Arc<Mutex<Vec<(String, SyncStatus, String)>>>,
+    /// The first OutOfSync state of each (app, revision) the state stream showed (with diffs).
+    out_of_sync: Arc<Mutex<Vec<AppState>>>,
     started: Instant,
 }
 
@@ -369,10 +371,22 @@ async fn seed_scenario_end_to_end_on_the_real_control_plane() {
     let seen = Arc::new(Mutex::new(Vec::<(String, SyncStatus, String)>::new()));
     let mut rx = h.state.clone();
     let record = seen.clone();
+    let out_of_sync = Arc::new(Mutex::new(Vec::<AppState>::new()));
+    let record_oos = out_of_sync.clone();
     tokio::spawn(async move {
         loop {
             {
                 let snap = rx.borrow_and_update();
+                if let Ok(mut v) = record_oos.lock() {
+                    for a in snap.apps.iter().filter(|a| a.sync == SyncStatus::OutOfSync) {
+                        if !v
+                            .iter()
+                            .any(|o| o.app.name == a.app.name && o.revision == a.revision)
+                        {
+                            v.push(a.clone());
+                        }
+                    }
+                }
                 if let Ok(mut v) = record.lock() {
                     for a in &snap.apps {
                         let item = (
@@ -404,6 +418,7 @@ async fn seed_scenario_end_to_end_on_the_real_control_plane() {
         prod: app_name("prod"),
         finished,
         seen,
+        out_of_sync,
         started,
     };
     let client = support::client().await;
@@ -830,18 +845,6 @@ agents:
     s.refresh().await;
     let op = s.finished(&s.dev, OperationKind::AutoSync, &rev4).await;
     assert_eq!(op.phase, OperationPhase::Succeeded, "{op:?}");
-    // Staging: auto-sync off for the review, so its OutOfSync state is observable and the
-    // operator syncs it.
-    assert_eq!(
-        s.h.call(Command::SetAutoSync {
-            app: s.staging.clone(),
-            enabled: Some(false),
-            self_heal: None,
-            prune: None,
-        })
-        .await,
-        CommandOutcome::Done
-    );
     let staging_values = work.join(CHART).join("values-staging.yaml");
     let staging_before = read(&staging_values);
     let out =
@@ -904,41 +907,57 @@ agents:
             "agent line {line:?} not added; added:\n{added}"
         );
     }
-    s.refresh().await;
+    // The engine re-reads the repository after the promotion: staging (automated) is OutOfSync
+    // at the promotion's revision, with the new agent in its diff, and auto-syncs it.
+    let op = s.finished(&s.staging, OperationKind::AutoSync, &rev5).await;
+    assert_eq!(op.phase, OperationPhase::Succeeded, "{op:?}");
     let a = s
-        .wait_app(&s.staging, "OutOfSync at the promotion's revision", |a| {
-            a.sync == SyncStatus::OutOfSync && a.revision.as_ref().is_some_and(|r| r.sha == rev5)
+        .out_of_sync
+        .lock()
+        .ok()
+        .and_then(|v| {
+            v.iter()
+                .find(|a| {
+                    a.app.name == s.staging && a.revision.as_ref().is_some_and(|r| r.sha == rev5)
+                })
+                .cloned()
         })
-        .await;
-    let changed: Vec<String> = a
-        .diffs
-        .iter()
-        .map(|d| format!("{}/{}", d.key.kind, d.key.name))
-        .collect();
-    assert!(
-        changed.contains(&format!("ConfigMap/{}-agents", s.staging)),
-        "the agents ConfigMap differs: {changed:?}"
-    );
+        .unwrap_or_else(|| panic!("staging was never seen OutOfSync at {rev5}"));
+    let agents_cm = format!("{}-agents", s.staging);
     let agents_diff = a
         .diffs
         .iter()
-        .find(|d| d.key.name == format!("{}-agents", s.staging))
-        .expect("agents diff");
+        .find(|d| d.key.kind == "ConfigMap" && d.key.name == agents_cm)
+        .unwrap_or_else(|| {
+            panic!(
+                "the agents ConfigMap differs: {:?}",
+                a.diffs.iter().map(|d| &d.key).collect::<Vec<_>>()
+            )
+        });
     assert!(
-        agents_diff.unified.contains("incident-triage"),
+        agents_diff
+            .unified
+            .lines()
+            .any(|l| l.starts_with('+') && l.contains("incident-triage")),
         "{}",
         agents_diff.unified
     );
-    let out =
-        s.h.call(Command::Sync {
-            app: s.staging.clone(),
-            options: SyncOptions::default(),
-        })
-        .await;
-    let CommandOutcome::Operation(r) = out else {
-        panic!("sync staging: {out:?}")
-    };
-    assert_eq!(r.phase, OperationPhase::Succeeded, "{r:?}");
+    let configured: BTreeSet<String> = op
+        .resources
+        .iter()
+        .filter(|r| r.code == ResultCode::Configured)
+        .map(|r| format!("{}/{}", r.key.kind, r.key.name))
+        .collect();
+    assert_eq!(
+        configured,
+        BTreeSet::from([
+            format!("ConfigMap/{agents_cm}"),
+            // The pod template's checksum/agents annotation rolls the runtime.
+            format!("Deployment/{}", s.staging),
+        ]),
+        "{:?}",
+        op.resources
+    );
     let a = s
         .wait_app(&s.staging, "Synced at the promotion's revision", |a| {
             is_synced_at(a, &rev5) && a.history.last().is_some_and(|e| e.revision == rev5)
@@ -954,7 +973,7 @@ agents:
     );
     let staging_cms: Api<ConfigMap> = Api::namespaced(client.clone(), &staging_ns);
     let agents = staging_cms
-        .get(&format!("{}-agents", s.staging))
+        .get(&agents_cm)
         .await
         .expect("staging agents ConfigMap");
     assert!(
@@ -964,17 +983,6 @@ agents:
             .get("agents.yaml")
             .is_some_and(|t| t.contains("incident-triage")),
         "staging runs the promoted agent"
-    );
-    // Back to Git's policy for staging.
-    assert_eq!(
-        s.h.call(Command::SetAutoSync {
-            app: s.staging.clone(),
-            enabled: None,
-            self_heal: None,
-            prune: None,
-        })
-        .await,
-        CommandOutcome::Done
     );
     // dev: the promotion commit did not change its manifests.
     s.wait_app(&s.dev, "Synced at the promotion's revision", |a| {
