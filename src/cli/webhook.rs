@@ -743,6 +743,32 @@ mod tests {
     }
 
     #[test]
+    fn tag_pushes_reach_apps_tracking_the_tag() {
+        let gl = br#"{"ref":"refs/tags/v1.4.0","after":"abc","project":{"git_http_url":"https://gitlab.com/g/r.git","default_branch":"main"}}"#;
+        let ev = [("X-Gitlab-Event", "Tag Push Hook")];
+        let push = parse_push(Provider::GitLab, headers(&ev), gl)
+            .unwrap()
+            .unwrap();
+        let app = |name: &str, target: &str| {
+            let mut a = super::super::session::tests::app(name, "dev");
+            a.source.repo_url = "git@gitlab.com:g/r.git".into();
+            a.source.target_revision = target.into();
+            a
+        };
+        let apps = vec![
+            app("tagged", "v1.4.0"),
+            app("qualified", "refs/tags/v1.4.0"),
+            app("older-tag", "v1.3.0"),
+            app("head", "HEAD"),
+            app("main", "main"),
+        ];
+        assert_eq!(
+            affected(&apps, &push, None, None),
+            vec!["tagged".to_string(), "qualified".to_string()]
+        );
+    }
+
+    #[test]
     fn local_default_branch_of_a_repository() {
         let dir = tempfile::tempdir().unwrap();
         let git = git2::Repository::init(dir.path()).unwrap();
