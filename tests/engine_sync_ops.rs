@@ -1111,3 +1111,71 @@ async fn validate_false_cannot_skip_the_server_schema_check_and_the_error_says_s
     let deps: Api<Deployment> = Api::namespaced(support::client().await, &ns);
     assert!(deps.get_opt("web").await.expect("get").is_none());
 }
+
+/// `PrunePropagationPolicy=background` (App sync option): the pruned object goes at once, its
+/// blocking dependent is collected afterwards (foreground would keep the owner until then).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_propagation_policy_background_deletes_the_owner_at_once() {
+    let (h, repo, name, ns) = setup(
+        "ops-prunebg",
+        vec![configmap("stay", "1"), configmap("parent", "1")],
+        |a| {
+            a.sync_policy
+                .sync_options
+                .push("PrunePropagationPolicy=background".into())
+        },
+        None,
+    )
+    .await;
+    assert_succeeded(&sync(&h, &name, SyncOptions::default()).await);
+    let cms: Api<ConfigMap> = Api::namespaced(support::client().await, &ns);
+    let parent = cms.get("parent").await.expect("parent");
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "metadata": {"name": "child", "finalizers": ["sextant.test/hold"],
+                "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "parent",
+                    "uid": uid(&parent), "blockOwnerDeletion": true}]},
+            "data": {"a": "b"}}))
+        .expect("child"),
+    )
+    .await
+    .expect("create child");
+    repo.commit(
+        &name,
+        "aaaaaaa2222",
+        "drop parent",
+        vec![configmap("stay", "1")],
+    );
+    h.call(Command::Refresh {
+        app: Some(name.clone()),
+        hard: true,
+    })
+    .await;
+    wait_app(&h, &name, "extra at v2", TIMEOUT, |s| {
+        s.revision.as_ref().is_some_and(|r| r.sha == "aaaaaaa2222")
+    })
+    .await;
+    let r = sync(
+        &h,
+        &name,
+        SyncOptions {
+            prune: true,
+            ..SyncOptions::default()
+        },
+    )
+    .await;
+    assert_succeeded(&r);
+    assert_eq!(result(&r, "ConfigMap", "parent").code, ResultCode::Pruned);
+    // Gone although its blocking dependent is still there (held by the test's finalizer).
+    gone(&cms, "parent").await;
+    assert!(cms.get_opt("child").await.expect("get").is_some());
+    cms.patch(
+        "child",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .expect("release child");
+    gone(&cms, "child").await;
+}
