@@ -17,6 +17,13 @@ fn bench(c: &mut Criterion) {
     let many_apps = fixtures::big_snapshot(100, 100);
     // One App holding all 10,000 (the worst case for the Resources tree).
     let one_big = fixtures::big_snapshot(1, 10_000);
+    // The same App after a rollout: every pod has a new name.
+    let mut rolled = one_big.clone();
+    for r in &mut rolled.apps[0].resources {
+        if r.key.kind == "Pod" {
+            r.key.name.push_str("-r2");
+        }
+    }
     let mut group = c.benchmark_group("ui_frame");
     for (w, h) in [(80u16, 24u16), (160, 48)] {
         let state = State::new(UiOptions::default(), many_apps.clone(), fixtures::now());
@@ -37,10 +44,39 @@ fn bench(c: &mut Criterion) {
                 term.draw(|f| render(&state, f)).expect("draw");
             })
         });
-        // Worst case: a new snapshot arrives and the memoised tree is rebuilt before drawing.
+        // A new snapshot arrives in which statuses changed but every resource kept its key and
+        // owners (the usual refresh): the owner tree and pod list carry over, the old snapshot
+        // is dropped off the UI thread, then a frame is drawn.
         group.bench_function(format!("resources_tree_10k_new_snapshot_{w}x{h}"), |b| {
+            let mut n = 0usize;
             b.iter_batched(
-                || one_big.clone(),
+                || {
+                    n += 1;
+                    let mut snap = one_big.clone();
+                    let r = &mut snap.apps[0].resources[n % 10_000];
+                    r.message = format!("restarted {n} times");
+                    snap
+                },
+                |snap| {
+                    sextant::ui::update(&mut state, sextant::ui::Action::Snapshot(snap));
+                    term.draw(|f| render(&state, f)).expect("draw");
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
+        // Worst case: every arrival replaces all 9,000 pods (a rollout), so the owner tree and
+        // pod list are rebuilt from scratch before the frame.
+        group.bench_function(format!("resources_tree_10k_new_pods_{w}x{h}"), |b| {
+            let mut flip = false;
+            b.iter_batched(
+                || {
+                    flip = !flip;
+                    if flip {
+                        rolled.clone()
+                    } else {
+                        one_big.clone()
+                    }
+                },
                 |snap| {
                     sextant::ui::update(&mut state, sextant::ui::Action::Snapshot(snap));
                     term.draw(|f| render(&state, f)).expect("draw");

@@ -17,11 +17,11 @@ use std::time::{Duration, SystemTime};
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::config::Config;
 use crate::engine::api::{
-    CommandOutcome, EngineHandle, Notice, NoticeLevel, PromoteRequest, Request,
+    CommandOutcome, EngineHandle, Notice, NoticeLevel, PromoteRequest, Request, Snapshot,
 };
 
 pub use state::{Action, Effect, ExtraKey, PromotePreview, State, UiOptions, ValueChange, update};
@@ -240,6 +240,11 @@ pub async fn run(handle: EngineHandle, mut opts: UiOptions, hooks: Hooks) -> Res
     terminal.draw(|f| render(&state, f))?;
 
     let mut events_rx = handle.subscribe();
+    // New snapshots are cloned out of the engine's watch channel by a task on the runtime's
+    // worker threads, not here: cloning 10,000 resources would stall input and drawing. The
+    // channel holds one; the watch channel coalesces anything newer meanwhile.
+    let (snap_tx, mut snap_rx) = mpsc::channel::<Snapshot>(1);
+    let forwarder = tokio::spawn(forward_snapshots(state_rx, snap_tx));
     let mut input = EventStream::new();
     let (act_tx, mut act_rx) = mpsc::unbounded_channel::<Action>();
     let dispatch = spawn_dispatcher(handle.clone(), hooks, act_tx.clone());
@@ -256,9 +261,9 @@ pub async fn run(handle: EngineHandle, mut opts: UiOptions, hooks: Hooks) -> Res
                 Some(Err(e)) => return Err(UiError::Terminal(e)),
                 None => break,
             },
-            changed = state_rx.changed(), if engine_alive => match changed {
-                Ok(()) => Action::Snapshot(state_rx.borrow_and_update().clone()),
-                Err(_) => {
+            snapshot = snap_rx.recv(), if engine_alive => match snapshot {
+                Some(s) => Action::Snapshot(s),
+                None => {
                     engine_alive = false;
                     Action::Event(crate::engine::api::Event::Notice(Notice {
                         level: NoticeLevel::Error,
@@ -290,7 +295,18 @@ pub async fn run(handle: EngineHandle, mut opts: UiOptions, hooks: Hooks) -> Res
         }
         terminal.draw(|f| render(&state, f))?;
     }
+    forwarder.abort();
     Ok(())
+}
+
+/// Clone each new engine snapshot and hand it to the UI loop; ends when either side is gone.
+async fn forward_snapshots(mut rx: watch::Receiver<Snapshot>, tx: mpsc::Sender<Snapshot>) {
+    while rx.changed().await.is_ok() {
+        let snapshot = rx.borrow_and_update().clone();
+        if tx.send(snapshot).await.is_err() {
+            break;
+        }
+    }
 }
 
 /// Executes effects in order: each command is queued on the engine before the next effect is
