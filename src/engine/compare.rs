@@ -764,6 +764,59 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[tokio::test]
+    async fn outcomes_survive_status_only_updates_but_not_spec_changes() {
+        let cluster: Arc<dyn Cluster> =
+            Arc::new(crate::cluster::sandbox::SandboxCluster::default());
+        let cache = LiveCache::new(cluster);
+        let gvk = Gvk {
+            group: "apps".into(),
+            version: "v1".into(),
+            kind: "Deployment".into(),
+        };
+        cache.ensure(std::slice::from_ref(&gvk));
+        cache
+            .wait_ready(&[gvk], std::time::Duration::from_secs(10))
+            .await
+            .expect("watch ready");
+        let live = |rv: &str, replicas: i64, ready: i64| {
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "n", "resourceVersion": rv},
+                "spec": {"replicas": replicas}, "status": {"readyReplicas": ready}})
+        };
+        let key = ResourceKey::new("apps", "Deployment", "n", "web");
+        cache.observe(&live("5", 2, 0));
+        let comparer = Comparer::new();
+        comparer.memo.lock().expect("memo").insert(
+            key.clone(),
+            Memo {
+                key: MemoKey {
+                    desired_hash: 1,
+                    live_rv: "5".into(),
+                    live_hash: cache.compare_hash(&key, "5"),
+                },
+                outcome: Outcome::OutOfSync {
+                    diff: "the diff".into(),
+                },
+            },
+        );
+        assert!(matches!(
+            comparer.recall(&key, 1, "5", &cache),
+            Some(Outcome::OutOfSync { diff }) if diff == "the diff"
+        ));
+        // Another desired object: no outcome.
+        assert!(comparer.recall(&key, 2, "5", &cache).is_none());
+        // The controller updates the status: same outcome, and the memo follows the new version.
+        cache.observe(&live("6", 2, 2));
+        assert!(comparer.recall(&key, 1, "6", &cache).is_some());
+        assert_eq!(comparer.memo.lock().expect("memo")[&key].key.live_rv, "6");
+        // The caller's snapshot is older than the cache: no outcome (no hash to check against).
+        assert!(comparer.recall(&key, 1, "5", &cache).is_none());
+        // Someone scales it: a new dry run is needed.
+        cache.observe(&live("7", 3, 2));
+        assert!(comparer.recall(&key, 1, "7", &cache).is_none());
+    }
+
     #[test]
     fn merge_prediction_overlays_desired() {
         let mut live = json!({"spec": {"replicas": 5, "template": {"a": 1}}, "status": {}});
