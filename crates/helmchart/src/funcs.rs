@@ -378,8 +378,18 @@ pub fn from_toml(s: &str) -> Value {
 /// The common mistakes (a key without `=`, a missing value, an unterminated string) get
 /// BurntSushi's own messages; other errors keep the `toml` crate's wording in that frame.
 fn toml_error_text(input: &str, e: &toml::de::Error) -> String {
-    let start = e.span().map_or(input.len(), |s| s.start).min(input.len());
-    let line_of = |pos: usize| input[..pos.min(input.len())].matches('\n').count() + 1;
+    let mut start = e.span().map_or(input.len(), |s| s.start).min(input.len());
+    // Spans are token boundaries; never slice inside a character regardless.
+    while !input.is_char_boundary(start) {
+        start -= 1;
+    }
+    let line_of = |pos: usize| {
+        input.as_bytes()[..pos.min(input.len())]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
+    };
     // The first character after `pos` that is not a space or tab, as Go's %q of a rune.
     let next_char = |pos: usize| {
         input
@@ -711,6 +721,18 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any text: a map back, and errors always in BurntSushi's frame (never a panic).
+        #[test]
+        fn from_toml_errors_always_name_a_line(s in "[a-zé=\"'\\[\\]{}., \n#0-9]{0,40}") {
+            let out = from_toml(&s);
+            let Value::Map(m) = out else { panic!("not a map") };
+            if let Some(e) = m.get("Error") {
+                proptest::prop_assert!(e.to_string().starts_with("toml: line "), "{}", e);
+            }
+        }
+    }
+
     #[test]
     fn from_toml_errors_read_like_burntsushi_toml() {
         let cases = [
@@ -738,6 +760,9 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(toml_err(input), want, "{input:?}");
         }
+        // Multi-byte text around the error is sliced safely.
+        assert!(toml_err("é = \"ü").starts_with("toml: line 1"));
+        assert!(toml_err("ü").starts_with("toml: line 1"));
         // Anything else still names the line, in the same frame.
         let e = toml_err("a = 1\na = 2");
         assert!(e.starts_with("toml: line 2"), "{e}");
