@@ -522,8 +522,9 @@ async fn apply_one(
                 "kind defined by a CRD in this sync: dry run skipped".into(),
             ));
         }
-        // The CRD was applied in an earlier position; wait for its kind to be served.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        // The CRD was applied in an earlier position; wait for its kind to be served (as long
+        // as a wave may take: a CRD is established in seconds, a slow apiserver gets longer).
+        let deadline = tokio::time::Instant::now() + req.wave_timeout;
         loop {
             match cluster.resolve(&t.desired.gvk).await {
                 Ok(_) => break,
