@@ -373,7 +373,9 @@ fn confirm_sync(t: &Tmux, app: &str) -> Duration {
     confirm(t);
     let done = format!("sync {app} — ");
     let (screen, took) = t.wait_for("the sync result", CLUSTER_WORK, |s| {
-        ["Succeeded", "Failed", "Error", "Refused", "Finished"]
+        // Not "Finished": the command's answer can overtake the engine's last events, and the
+        // title shows the phase once the operation-finished event is in.
+        ["Succeeded", "Failed", "Refused"]
             .iter()
             .any(|end| s.contains(&format!("{done}{end}")))
     });
@@ -577,10 +579,17 @@ fn cluster_prod_diff_and_promote_dev_to_staging() {
     let (diff, _) = t.wait_for("the Diff pane of prod", STEP, |s| {
         s.contains(&format!("{prod}  env prod")) && s.contains("Diff (")
     });
-    assert!(
-        diff.contains("Deployment"),
-        "prod's diff should list its Deployments:\n{diff}"
-    );
+    // Nothing deployed yet: every resource is new, none changed or pruned; prod is protected.
+    for want in [
+        "0 changed".to_string(),
+        "0 prune".to_string(),
+        "will be created".to_string(),
+        format!("+ Deployment/{prod}-astromesh "),
+        "+ HorizontalPodAutoscaler/".to_string(),
+        "[protected]".to_string(),
+    ] {
+        assert!(diff.contains(&want), "prod's diff lacks {want:?}:\n{diff}");
+    }
     t.keys(&["Escape"]);
     t.wait_for("back on the Apps screen", STEP, |s| {
         s.contains("REVISION (deployed→target)")
@@ -600,7 +609,7 @@ fn cluster_prod_diff_and_promote_dev_to_staging() {
     t.keys(&["Enter"]);
     let done = format!("sync {prod} — ");
     let (screen, took) = t.wait_for("prod's sync result", CLUSTER_WORK, |s| {
-        ["Succeeded", "Failed", "Refused", "Finished"]
+        ["Succeeded", "Failed", "Refused"]
             .iter()
             .any(|end| s.contains(&format!("{done}{end}")))
     });
