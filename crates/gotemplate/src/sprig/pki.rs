@@ -1741,6 +1741,57 @@ mod tests {
         assert_eq!(c.format(), "{C SECRET}", "Go's %v of the struct");
     }
 
+    /// The CN attribute's string tag and bytes, read back from the DER subject.
+    fn cn_value(p: &Parsed) -> Option<(u8, Vec<u8>)> {
+        let subject = p.tbs().subject().to_der().expect("subject");
+        let (name, _) = read_tlv(&subject).ok()?;
+        let (rdn, _) = read_tlv(name.body).ok()?;
+        let (atv, _) = read_tlv(rdn.body).ok()?;
+        let (_oid, rest) = read_tlv(atv.body).ok()?;
+        let (value, _) = read_tlv(rest).ok()?;
+        Some((value.tag, value.body.to_vec()))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Any common name, DNS names and IPs round-trip through a signed certificate.
+        #[test]
+        fn names_round_trip(
+            cn in "\\PC{0,20}",
+            dns in proptest::collection::vec("[a-z0-9.*-]{1,12}", 0..3),
+            v4 in proptest::collection::vec(proptest::prelude::any::<[u8; 4]>(), 0..3),
+            v6 in proptest::collection::vec(proptest::prelude::any::<[u8; 16]>(), 0..2),
+        ) {
+            let key = PrivateKey::Ed25519(Box::new(ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])));
+            let mut ips: Vec<IpAddr> = v4.iter().map(|b| IpAddr::from(*b)).collect();
+            // Go writes IPv4-mapped IPv6 addresses as IPv4; keep plain IPv6 ones here.
+            ips.extend(v6.iter().map(|b| IpAddr::from(*b)).filter(|ip| match ip {
+                IpAddr::V6(v) => v.to_ipv4_mapped().is_none(),
+                IpAddr::V4(_) => true,
+            }));
+            let args = CertArgs {
+                cn: cn.clone(),
+                ips: ips.iter().map(|ip| Value::from(ip.to_string())).collect(),
+                dns: dns.iter().map(|d| Value::from(d.clone())).collect(),
+                days: 30,
+            };
+            let c = gen_self_signed(&args, &key).expect("certificate");
+            let p = cert(&c.cert);
+            p.verify_signed_by(&p);
+            let (got_dns, got_ips) = p.sans();
+            proptest::prop_assert_eq!(got_dns, dns);
+            proptest::prop_assert_eq!(got_ips, ips);
+            match cn_value(&p) {
+                None => proptest::prop_assert!(cn.is_empty()),
+                Some((tag, bytes)) => {
+                    proptest::prop_assert_eq!(bytes, cn.as_bytes().to_vec());
+                    let printable = cn.bytes().all(|b| b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b));
+                    proptest::prop_assert_eq!(tag, if printable { 0x13 } else { 0x0c });
+                }
+            }
+        }
+    }
+
     #[test]
     fn der_helpers() {
         assert_eq!(der_uint(&[0x80]), [0x02, 0x02, 0x00, 0x80]);
