@@ -191,10 +191,15 @@ impl LiveCache {
             let store = kinds.entry(gk.clone()).or_default();
             match ev {
                 WatchEvent::Restarted(list) => {
-                    store.objects = list
-                        .into_iter()
-                        .filter_map(|o| ResourceKey::of(&o).map(|k| (k, Cached::new(o))))
-                        .collect();
+                    // Drop the old objects before converting the new list: a re-list of a large
+                    // kind would otherwise hold both at once (under the lock, so no reader sees
+                    // the store in between).
+                    store.objects.clear();
+                    store.objects.extend(
+                        list.into_iter()
+                            .filter_map(|o| ResourceKey::of(&o).map(|k| (k, Cached::new(o)))),
+                    );
+                    store.objects.shrink_to_fit();
                     store.synced = true;
                     store.error = None;
                 }
