@@ -880,33 +880,23 @@ agents:
         format!("{CHART}/values-staging.yaml"),
         "one file changed"
     );
-    // The staging file: every original line kept, in order; only the agents block added.
+    // The staging file, text compared: every byte of it kept (comments, blank lines, quoting),
+    // the agents block appended as dev writes it (with its comment), set off by a blank line.
     let staging_after = read(&staging_values);
-    let diff = similar::TextDiff::from_lines(&staging_before, &staging_after);
-    let mut added = String::new();
-    for change in diff.iter_all_changes() {
-        match change.tag() {
-            similar::ChangeTag::Delete => panic!(
-                "promotion changed an existing line {:?}:\n{}",
-                change.value(),
-                diff.unified_diff()
-            ),
-            similar::ChangeTag::Insert => added.push_str(change.value()),
-            similar::ChangeTag::Equal => {}
-        }
-    }
-    for comment in staging_before
-        .lines()
-        .filter(|l| l.trim_start().starts_with('#'))
-    {
-        assert!(staging_after.contains(comment), "comment lost: {comment}");
-    }
-    for line in agents_block.lines().skip(1) {
-        assert!(
-            added.lines().any(|l| l.trim_end() == line.trim_end()),
-            "agent line {line:?} not added; added:\n{added}"
-        );
-    }
+    let expected = format!("{staging_before}\n{agents_block}");
+    assert!(
+        staging_after == expected,
+        "promoted staging values differ from the expected text:\n{}",
+        similar::TextDiff::from_lines(&expected, &staging_after).unified_diff()
+    );
+    assert_eq!(
+        git(
+            &work,
+            &["show", &format!("{rev5}:{CHART}/values-staging.yaml")]
+        ),
+        staging_after.trim_end(),
+        "the working tree file is what was committed"
+    );
     // The engine re-reads the repository after the promotion: staging (automated) is OutOfSync
     // at the promotion's revision, with the new agent in its diff, and auto-syncs it.
     let op = s.finished(&s.staging, OperationKind::AutoSync, &rev5).await;

@@ -321,7 +321,10 @@ pub fn apply(
         file: target_file.to_string(),
         message: e.to_string(),
     })?;
-    for c in changes {
+    // Whole new top-level blocks are copied as text, with the comment lines above them, so a
+    // promoted block arrives documented and set off like the file's other blocks.
+    let (blocks, rest) = whole_new_blocks(source_text, target_text, changes);
+    for c in &rest {
         let path = yaml_edit_path(&c.path);
         match c.kind {
             ChangeKind::Added | ChangeKind::Changed => {
@@ -337,7 +340,20 @@ pub fn apply(
             }
         }
     }
-    let out = dst.to_string();
+    let mut out = dst.to_string();
+    if !blocks.is_empty() {
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        // Separated by a blank line when the file separates its blocks so.
+        let spaced = out.contains("\n\n");
+        for block in &blocks {
+            if spaced && !out.is_empty() && !out.ends_with("\n\n") {
+                out.push('\n');
+            }
+            out.push_str(block);
+        }
+    }
     // Never commit something that no longer parses, or that does not say what we meant.
     let check = yaml::parse_one(&out, target_file).map_err(|e| {
         edit_err(
@@ -363,6 +379,98 @@ pub fn apply(
         }
     }
     Ok(out)
+}
+
+/// Split off the changes that add a whole top-level key the target lacks (every leaf under it
+/// selected, all of them additions), returning those keys' blocks as source text — the block's
+/// lines plus the comment lines directly above it — and the changes left for yaml-edit. A block
+/// that cannot be cut out of the text safely (quoted or flow-style key, several documents) stays
+/// with yaml-edit.
+fn whole_new_blocks(
+    source_text: &str,
+    target_text: &str,
+    changes: &[ValueChange],
+) -> (Vec<String>, Vec<ValueChange>) {
+    let (Ok(source), Ok(target)) = (
+        yaml::parse_one(source_text, "source"),
+        yaml::parse_one(target_text, "target"),
+    ) else {
+        return (Vec::new(), changes.to_vec());
+    };
+    let mut blocks = Vec::new();
+    let mut rest = Vec::new();
+    let mut done: Vec<&str> = Vec::new();
+    for c in changes {
+        let Some(top) = c.path.first() else {
+            rest.push(c.clone());
+            continue;
+        };
+        if done.contains(&top.as_str()) {
+            continue;
+        }
+        let whole = c.kind == ChangeKind::Added
+            && target.get(top).is_none()
+            && source.get(top).is_some_and(|sv| {
+                let mut under = BTreeMap::new();
+                leaves(sv, &mut vec![top.clone()], &mut under);
+                !under.is_empty()
+                    && under.keys().all(|p| {
+                        changes
+                            .iter()
+                            .any(|o| &o.path == p && o.kind == ChangeKind::Added)
+                    })
+            });
+        match whole.then(|| top_level_block(source_text, top)).flatten() {
+            Some(block) => {
+                blocks.push(block);
+                done.push(top);
+            }
+            None => rest.push(c.clone()),
+        }
+    }
+    // Changes under a key copied as a block are done by it.
+    rest.retain(|c| c.path.first().is_none_or(|t| !done.contains(&t.as_str())));
+    (blocks, rest)
+}
+
+/// The text of top-level key `key` in a single-document YAML text: the comment lines directly
+/// above it, its line and every following line that belongs to it (indented, `- ` items at
+/// column 0, blank lines and comments inside), without trailing blank or column-0 comment lines
+/// (those belong to the next key). `None` when the key is not written plainly at column 0.
+fn top_level_block(text: &str, key: &str) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    if lines
+        .iter()
+        .any(|l| l.starts_with("---") || l.starts_with("..."))
+    {
+        return None;
+    }
+    let start = lines.iter().position(|l| {
+        l.strip_prefix(key)
+            .and_then(|r| r.strip_prefix(':'))
+            .is_some_and(|r| r.is_empty() || r.starts_with(' ') || r.starts_with('\t'))
+    })?;
+    let belongs = |l: &str| {
+        l.trim().is_empty()
+            || l.starts_with(' ')
+            || l.starts_with('\t')
+            || l.starts_with('-')
+            || l.starts_with('#')
+    };
+    let mut end = start + 1;
+    while end < lines.len() && belongs(lines[end]) {
+        end += 1;
+    }
+    while end > start + 1 && (lines[end - 1].trim().is_empty() || lines[end - 1].starts_with('#')) {
+        end -= 1;
+    }
+    let mut first = start;
+    while first > 0 && lines[first - 1].starts_with('#') {
+        first -= 1;
+    }
+    let mut out = lines[first..end].join("\n");
+    out.push('\n');
+    Some(out)
 }
 
 /// The App of `env` and its environment values file (the last of `helm.valueFiles`).
@@ -659,6 +767,91 @@ ingress:
         assert!(out.contains("# Staging values: mirror prod at a smaller scale.\n"));
         assert!(out.contains("replicaCount: 2   # two for rollout tests\n"));
         assert!(out.contains("  enabled: true"));
+    }
+
+    /// The seed scenario's promotion on the demo chart's own staging file: a new agent block (a
+    /// sequence, promoted whole) from dev. The staging text stays byte for byte (comments,
+    /// blank lines, quoting), the block is appended with the source's formatting.
+    #[test]
+    fn golden_agent_block_into_the_demo_staging_values() {
+        let staging = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/assets/demo/deploy/helm/astromesh/values-staging.yaml"
+        ));
+        let dev = format!(
+            "{}\n{}",
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/assets/demo/deploy/helm/astromesh/values-dev.yaml"
+            )),
+            AGENTS
+        );
+        let all = diff_values(&v(&dev), &v(staging));
+        let changes = select(&all, &["agents".into()], "dev", "staging").unwrap();
+        assert_eq!(
+            changes.iter().map(ValueChange::key).collect::<Vec<_>>(),
+            ["agents"]
+        );
+        let out = apply(&dev, staging, &changes, "values-staging.yaml").unwrap();
+        assert_eq!(out, format!("{staging}\n{AGENTS}"));
+    }
+
+    const AGENTS: &str = "\
+# Agents under evaluation: dev first, then promoted.
+agents:
+  - name: support-assistant
+    model: llama3.1:8b
+    tools: [search, tickets]
+  - name: incident-triage
+    model: \"llama3.1:8b\"   # small is enough for triage
+    tools: [search, pager]
+";
+
+    #[test]
+    fn top_level_blocks_are_cut_with_their_comments_only() {
+        let text = "\
+a: 1
+# About b.
+# More about b.
+b:
+- x   # item
+# inside b, at column 0
+- y
+
+# About c.
+c:
+  d: 2
+\"e\": 3
+";
+        assert_eq!(
+            top_level_block(text, "b").as_deref(),
+            Some("# About b.\n# More about b.\nb:\n- x   # item\n# inside b, at column 0\n- y\n")
+        );
+        assert_eq!(
+            top_level_block(text, "c").as_deref(),
+            Some("# About c.\nc:\n  d: 2\n")
+        );
+        assert_eq!(top_level_block(text, "a").as_deref(), Some("a: 1\n"));
+        assert_eq!(
+            top_level_block(text, "e"),
+            None,
+            "quoted keys stay with yaml-edit"
+        );
+        assert_eq!(top_level_block(text, "d"), None, "not top-level");
+        assert_eq!(top_level_block("---\na: 1\n", "a"), None);
+    }
+
+    #[test]
+    fn a_partly_selected_new_block_stays_with_yaml_edit() {
+        let source = "# S\nnew:\n  a: 1\n  b: 2\n";
+        let target = "old: 1\n";
+        let all = diff_values(&v(source), &v(target));
+        let only_a = select(&all, &["new.a".into()], "dev", "staging").unwrap();
+        let out = apply(source, target, &only_a, "t.yaml").unwrap();
+        assert_eq!(v(&out), json!({"old": 1, "new": {"a": 1}}), "{out}");
+        let both = select(&all, &["new".into()], "dev", "staging").unwrap();
+        let out = apply(source, target, &both, "t.yaml").unwrap();
+        assert_eq!(out, "old: 1\n# S\nnew:\n  a: 1\n  b: 2\n");
     }
 
     #[test]
