@@ -2434,7 +2434,10 @@ mod tests {
         assert_eq!(e, vec!["dev", "qa", "staging", "prod", "sandbox"]);
     }
 
-    fn app_with(rows: &[(&str, &str, Option<(&str, &str)>)]) -> AppState {
+    /// (kind, name, owner as (kind, name)), all in namespace `ns`.
+    type TestRow<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>);
+
+    fn app_with(rows: &[TestRow]) -> AppState {
         use crate::app::{App, AppSource, Destination, DirectorySource, SourceKind, SyncPolicy};
         use crate::engine::api::{ResourceState, SyncStatus};
         let app = App {
@@ -2535,8 +2538,7 @@ mod tests {
         let names: Vec<String> = (0..300)
             .map(|i| format!("pod-{i:05}-with-a-long-name"))
             .collect();
-        let rows: Vec<(&str, &str, Option<(&str, &str)>)> =
-            names.iter().map(|n| ("Pod", n.as_str(), None)).collect();
+        let rows: Vec<TestRow> = names.iter().map(|n| ("Pod", n.as_str(), None)).collect();
         let a = app_with(&rows);
         let index = KeyIndex::new(&a.resources);
         for (i, r) in a.resources.iter().enumerate() {
