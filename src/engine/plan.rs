@@ -494,7 +494,7 @@ fn needs_generated_name(obj: &Value) -> bool {
 
 /// `<generateName><revision[:7]>-<phase>-<start unix>`, lower-cased, as Argo CD names such hooks
 /// so that re-planning the same operation gives the same names.
-fn with_generated_name(obj: &Value, phase: SyncPhase, opts: &PlanOptions) -> Value {
+pub fn with_generated_name(obj: &Value, phase: SyncPhase, opts: &PlanOptions) -> Value {
     let mut obj = obj.clone();
     let gen_name = obj
         .pointer("/metadata/generateName")
