@@ -574,7 +574,12 @@ fn json_round_trip(v: &Value, depth: usize) -> Result<Node, MarshalError> {
             entries.sort_by(|a, b| natural_cmp(&a.0, &b.0));
             Node::Map(entries)
         }
-        Value::Object(o) => Node::Str(o.format()),
+        // toYaml goes through encoding/json: an object with a MarshalJSON form (a Sprig
+        // certificate's {Cert, Key}, a time) is written as that form, not its `%v` text.
+        Value::Object(o) => match o.to_json_value() {
+            Some(json) => json_round_trip(&json, depth + 1)?,
+            None => Node::Str(o.format()),
+        },
         other => Node::Str(other.to_string()),
     })
 }

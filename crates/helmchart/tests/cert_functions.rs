@@ -196,3 +196,29 @@ fn cert_function_errors_name_the_template_position() {
         "{err}"
     );
 }
+
+#[test]
+fn to_yaml_of_a_certificate_writes_its_json_fields_like_helm() {
+    // Helm's toYaml marshals through encoding/json, so the certificate struct becomes a map
+    // with its exported fields, not Go's `{Cert Key}` print form.
+    let files = [
+        ("Chart.yaml", "apiVersion: v2\nname: y\nversion: 0.1.0\n"),
+        (
+            "templates/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  ca.yaml: |\n{{ genCA \"yaml-ca\" 1 | toYaml | indent 4 }}\n",
+        ),
+    ];
+    let cf = ChartFiles::from_map(
+        files
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())),
+    )
+    .expect("chart files");
+    let chart = Chart::load(&cf).expect("chart loads");
+    let out = render(&chart, &RenderOptions::default())
+        .expect("renders")
+        .to_helm_output();
+    assert!(out.contains("    Cert: |\n      -----BEGIN CERTIFICATE-----"), "{out}");
+    assert!(out.contains("    Key: |\n      -----BEGIN RSA PRIVATE KEY-----"), "{out}");
+    assert!(!out.contains("{Cert"), "{out}");
+}
