@@ -218,7 +218,13 @@ fn to_yaml_of_a_certificate_writes_its_json_fields_like_helm() {
     let out = render(&chart, &RenderOptions::default())
         .expect("renders")
         .to_helm_output();
-    assert!(out.contains("    Cert: |\n      -----BEGIN CERTIFICATE-----"), "{out}");
-    assert!(out.contains("    Key: |\n      -----BEGIN RSA PRIVATE KEY-----"), "{out}");
+    assert!(
+        out.contains("    Cert: |\n      -----BEGIN CERTIFICATE-----"),
+        "{out}"
+    );
+    assert!(
+        out.contains("    Key: |\n      -----BEGIN RSA PRIVATE KEY-----"),
+        "{out}"
+    );
     assert!(!out.contains("{Cert"), "{out}");
 }
