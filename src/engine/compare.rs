@@ -25,6 +25,7 @@ use super::api::{
     Condition, ConditionKind, HealthStatus, ResourceDiff, ResourceRow, ResourceState, SyncStatus,
 };
 use super::cache::{LiveCache, owner_keys};
+use super::plan::{PlanOptions, SyncPhase, with_generated_name};
 use super::{diff, health};
 use crate::app::{App, IgnoreDifference};
 use crate::cluster::{ApplyOptions, Cluster, ClusterError, Gvk};
@@ -78,6 +79,63 @@ fn crd_scopes(rendered: &[Value]) -> HashMap<(String, String), bool> {
         .collect()
 }
 
+/// Non-empty `metadata.generateName` of an object.
+fn generate_name_of(obj: &Value) -> Option<String> {
+    obj.pointer("/metadata/generateName")
+        .and_then(Value::as_str)
+        .filter(|g| !g.is_empty())
+        .map(str::to_string)
+}
+
+/// Whether `d` is a hook rendered with only `metadata.generateName`.
+pub fn has_generated_name(d: &DesiredObject) -> bool {
+    d.hook
+        && d.obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        && generate_name_of(&d.obj).is_some()
+}
+
+/// The run of a hook rendered with only `generateName` in `phase` of the sync of `revision`
+/// started at `started_at_unix`: the object named as Argo CD names it
+/// (`<generateName><revision[:7]>-<phase>-<start>`, see [`plan`](super::plan)), with its key and
+/// tracking id following the name. Other objects are returned as they are.
+pub fn named_hook(
+    d: &DesiredObject,
+    app: &str,
+    phase: SyncPhase,
+    revision: &str,
+    started_at_unix: i64,
+) -> DesiredObject {
+    if !has_generated_name(d) {
+        return d.clone();
+    }
+    let opts = PlanOptions {
+        revision: revision.to_string(),
+        started_at_unix,
+        ..PlanOptions::default()
+    };
+    let mut obj = with_generated_name(&d.obj, phase, &opts);
+    let key = ResourceKey::of(&obj).unwrap_or_else(|| d.key.clone());
+    if let Some(ann) = obj
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        ann.insert(
+            TRACKING_ANNOTATION.into(),
+            Value::String(key.tracking_id(app)),
+        );
+    }
+    DesiredObject {
+        key,
+        gvk: d.gvk.clone(),
+        obj: Arc::new(obj),
+        hook: true,
+        kind_pending: d.kind_pending,
+    }
+}
+
 /// Fill namespaces, add the tracking annotation, find kinds the cluster does not know.
 pub async fn prepare(app: &App, rendered: Vec<Value>, cluster: &dyn Cluster) -> Prepared {
     let crds = crd_scopes(&rendered);
@@ -96,11 +154,19 @@ pub async fn prepare(app: &App, rendered: Vec<Value>, cluster: &dyn Cluster) -> 
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .is_some_and(|n| !n.is_empty());
-        if !name_ok {
-            out.errors.push(format!(
-                "{} without metadata.name in the rendered manifests; fix the template",
-                gvk
-            ));
+        // Argo CD hooks may have only `generateName` (`generateName: db-migrate-` with
+        // `argocd.argoproj.io/hook: PreSync`): each run is created under a fresh name (see
+        // [`named_hook`]), so only hooks may go without a name.
+        let generate_name = generate_name_of(&obj).filter(|_| health::is_hook(&obj));
+        if !name_ok && generate_name.is_none() {
+            out.errors.push(match generate_name_of(&obj) {
+                Some(g) => format!(
+                    "{gvk} with generateName {g:?} but no metadata.name in the rendered manifests: only hooks (annotation argocd.argoproj.io/hook) may go without a name; set metadata.name in the template"
+                ),
+                None => format!(
+                    "{gvk} without metadata.name in the rendered manifests; set metadata.name in the template"
+                ),
+            });
             continue;
         }
         let scope = match scope_cache.get(&gvk) {
@@ -150,8 +216,18 @@ pub async fn prepare(app: &App, rendered: Vec<Value>, cluster: &dyn Cluster) -> 
         } else {
             meta.remove("namespace");
         }
-        let Some(key) = ResourceKey::of(&obj) else {
-            continue;
+        let key = match (&generate_name, ResourceKey::of(&obj)) {
+            (_, Some(k)) if name_ok => k,
+            // Stands for the hook until a sync names it; no live object has this name.
+            (Some(g), _) => ResourceKey::new(
+                &gvk.group,
+                &gvk.kind,
+                obj.pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+                g,
+            ),
+            _ => continue,
         };
         if !seen.insert(key.clone()) {
             out.errors.push(format!(
@@ -763,6 +839,67 @@ pub fn rows_and_diffs(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A PreSync hook with only `generateName` is accepted, stands under its generateName until
+    /// a sync names it, and does not count for the sync status; a non-hook object with only
+    /// `generateName` is still refused, naming it and the fix.
+    #[tokio::test]
+    async fn generate_name_hooks_are_accepted_named_per_run_and_kept_out_of_sync_status() {
+        let cluster: Arc<dyn Cluster> =
+            Arc::new(crate::cluster::sandbox::SandboxCluster::default());
+        let app = crate::cli::session::tests::app("shop", "prod");
+        let hook = json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"generateName": "db-migrate-",
+                "annotations": {"argocd.argoproj.io/hook": "PreSync"}},
+            "spec": {"template": {"spec": {"containers": []}}}});
+        let plain = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"generateName": "settings-"}, "data": {"a": "1"}});
+        let p = prepare(&app, vec![hook, plain], cluster.as_ref()).await;
+        assert_eq!(p.objects.len(), 1, "{:?}", p.errors);
+        let d = &p.objects[0];
+        assert!(d.hook);
+        assert!(has_generated_name(d));
+        assert_eq!(
+            d.key,
+            ResourceKey::new("batch", "Job", "shop", "db-migrate-")
+        );
+        assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+        let e = &p.errors[0];
+        assert!(
+            e.contains("ConfigMap")
+                && e.contains("\"settings-\"")
+                && e.contains("argocd.argoproj.io/hook")
+                && e.contains("set metadata.name"),
+            "{e}"
+        );
+
+        // Hooks never make the App OutOfSync.
+        let only_hook = Prepared {
+            objects: p.objects.clone(),
+            errors: Vec::new(),
+        };
+        let cache = LiveCache::new(cluster);
+        let c = Comparer::new().compare(&app, &only_hook, &cache).await;
+        assert_eq!(c.sync, SyncStatus::Synced);
+        assert_eq!(c.items.len(), 1);
+        assert_eq!(c.items[0].state, ResourceState::Synced);
+
+        // Each run gets Argo CD's name; key and tracking id follow it.
+        let run = named_hook(d, "shop", SyncPhase::PreSync, "ABCDEF0123", 1_700_000_000);
+        let name = "db-migrate-abcdef0-presync-1700000000";
+        assert_eq!(run.key, ResourceKey::new("batch", "Job", "shop", name));
+        assert_eq!(run.obj["metadata"]["name"], json!(name));
+        assert_eq!(
+            run.obj["metadata"]["annotations"][TRACKING_ANNOTATION],
+            json!(run.key.tracking_id("shop"))
+        );
+        assert!(!has_generated_name(&run));
+        // An object with a name keeps it.
+        assert_eq!(
+            named_hook(&run, "shop", SyncPhase::PostSync, "ffffffff", 1),
+            run
+        );
+    }
 
     #[tokio::test]
     async fn outcomes_survive_status_only_updates_but_not_spec_changes() {

@@ -17,7 +17,7 @@ use super::api::{
     ResultCode, SyncOptions,
 };
 use super::cache::LiveCache;
-use super::compare::{Comparer, Comparison, DesiredObject, Prepared};
+use super::compare::{self, Comparer, Comparison, DesiredObject, Prepared};
 use super::health::{self, HealthStatus};
 use super::plan::{self, HookDeletePolicy};
 use crate::app::{App, Backoff, RetryPolicy};
@@ -200,6 +200,10 @@ pub async fn run_once(req: &SyncRequest<'_>) -> OperationResult {
     // Invalid wave/hook annotations on desired objects fail the attempt before anything is
     // applied (plan.rs's parsers name the object and the annotation).
     let mut problems: Vec<String> = Vec::new();
+    // Names the runs of hooks that only have generateName (one name per attempt and phase).
+    let started_at_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     for d in &req.prepared.objects {
         if !selected(req, &d.key) {
             continue;
@@ -235,7 +239,14 @@ pub async fn run_once(req: &SyncRequest<'_>) -> OperationResult {
                 tasks.push(Task {
                     phase,
                     wave,
-                    desired: d.clone(),
+                    // A hook with only generateName gets a fresh name for this run.
+                    desired: compare::named_hook(
+                        d,
+                        &req.app.name,
+                        phase,
+                        &req.revision,
+                        started_at_unix,
+                    ),
                     hook: true,
                     delete_policies: delete_policies.clone(),
                     options: options.clone(),
