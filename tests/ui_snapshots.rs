@@ -533,6 +533,75 @@ fn sync_progress_live_and_result() {
     );
 }
 
+/// The command's reply may overtake the engine's OperationFinished event: the dialog shows the
+/// reply's result at once, exactly as it will once the event arrives (no stale "Finished").
+#[test]
+fn sync_reply_before_finished_event_shows_the_result() {
+    let mut s = state();
+    select(&mut s, "astromesh-dev");
+    ch(&mut s, 's');
+    key(&mut s, KeyCode::Tab);
+    let fx = key(&mut s, KeyCode::Enter);
+    let Some(Effect::Call { tag, .. }) = fx.first().cloned() else {
+        panic!("no call")
+    };
+    let revision = "f00ba12c3d4e5f60718293a4b5c6d7e8f9012345";
+    update(
+        &mut s,
+        Action::Event(Event::OperationStarted {
+            app: "astromesh-dev".into(),
+            kind: OperationKind::Sync,
+            revision: revision.into(),
+            total: 2,
+        }),
+    );
+    let first = result(
+        ResultCode::Configured,
+        "ConfigMap",
+        "astromesh-dev-runtime",
+        "",
+    );
+    update(
+        &mut s,
+        Action::Event(Event::Progress {
+            app: "astromesh-dev".into(),
+            phase: "Sync".into(),
+            wave: 0,
+            done: 1,
+            total: 2,
+            resource: Some(first.clone()),
+            message: String::new(),
+        }),
+    );
+    let finished = OperationResult {
+        app: "astromesh-dev".into(),
+        kind: OperationKind::Sync,
+        phase: OperationPhase::Succeeded,
+        revision: revision.into(),
+        message: "successfully synced (all tasks run)".into(),
+        resources: vec![
+            first,
+            result(ResultCode::Configured, "Deployment", "astromesh-dev", ""),
+        ],
+        dry_run: false,
+        retries: 0,
+        history_id: Some(6),
+    };
+    update(
+        &mut s,
+        Action::Outcome {
+            tag,
+            outcome: CommandOutcome::Operation(finished.clone()),
+        },
+    );
+    let before_event = draw(&s, 160, 48);
+    assert!(before_event.contains("Succeeded"), "{before_event}");
+    assert!(!before_event.contains("Finished"), "{before_event}");
+    assert!(before_event.contains(" 2/2"), "{before_event}");
+    update(&mut s, Action::Event(Event::OperationFinished(finished)));
+    assert_eq!(before_event, draw(&s, 160, 48));
+}
+
 #[test]
 fn rollback_flow_with_auto_sync_on() {
     let mut s = state();

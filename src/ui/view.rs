@@ -1854,7 +1854,13 @@ fn render_dialog(state: &State, d: &Dialog, f: &mut Frame, area: Rect) {
         Dialog::Progress(p) => {
             let op = state.ops.get(&p.app);
             let mut v = Vec::new();
-            let finished = op.and_then(|o| o.finished.as_ref());
+            // The command's reply can arrive before the engine's operation-finished event: its
+            // result is then the finished one, so the dialog never shows "Finished" over a stale
+            // progress bar.
+            let finished = op.and_then(|o| o.finished.as_ref()).or(match &p.outcome {
+                Some(CommandOutcome::Operation(r)) => Some(r),
+                _ => None,
+            });
             let status = match (&p.outcome, finished) {
                 (_, Some(r)) => format!("{:?}", r.phase),
                 (Some(o), None) => match o {
