@@ -59,8 +59,8 @@ pub fn start(ctx: &Context, opts: SessionOptions) -> Result<EngineHandle> {
 }
 
 /// Whether every App has been compared once (or failed to be) and the repository was polled.
-/// (`Snapshot::loading` is not used: the engine clears an App's loading mark after publishing
-/// its compare, so the last App's snapshot can still say loading until something else changes.)
+/// (Per-App compare marks rather than `Snapshot::loading`: before the first refresh starts
+/// nothing is loading yet, so `!loading` alone would return an empty, uncompared snapshot.)
 fn is_settled(s: &Snapshot) -> bool {
     let polled = s.repo.last_fetch.is_some() || s.repo.error.is_some();
     polled
