@@ -1179,3 +1179,57 @@ async fn prune_propagation_policy_background_deletes_the_owner_at_once() {
     .expect("release child");
     gone(&cms, "child").await;
 }
+
+/// Argo CD hooks are often named only by `generateName` (`db-migrate-` with a PreSync hook
+/// annotation): the App is compared without an error, the hook runs in PreSync under Argo CD's
+/// generated name (`<generateName><revision[:7]>-<phase>-<start>`) before the Sync phase, and
+/// neither the desired hook nor the Job it left behind makes the App OutOfSync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pre_sync_hook_with_generate_name_runs_and_does_not_affect_sync_status() {
+    let mut migrate = job("unused", json!({HOOK: "PreSync"}));
+    let meta = migrate["metadata"].as_object_mut().expect("metadata");
+    meta.remove("name");
+    meta.insert("generateName".into(), json!("db-migrate-"));
+    let objs = vec![migrate, configmap("settings", "a")];
+    let (h, _repo, name, ns) = setup("ops-genname", objs, |_| {}, None).await;
+    let before = wait_app(&h, &name, "compared", TIMEOUT, |s| s.compared_at.is_some()).await;
+    assert!(
+        before.conditions.is_empty(),
+        "a generateName hook is no comparison error: {:?}",
+        before.conditions
+    );
+    // Only the missing ConfigMap is out of sync, not the hook.
+    assert_eq!(before.sync, SyncStatus::OutOfSync);
+
+    let r = sync(&h, &name, SyncOptions::default()).await;
+    assert_succeeded(&r);
+    let s = summary(&r);
+    let run = r
+        .resources
+        .iter()
+        .find(|x| x.key.kind == "Job")
+        .unwrap_or_else(|| panic!("no hook result: {s:?}"));
+    assert!(
+        run.key.name.starts_with("db-migrate-aaaaaaa-presync-"),
+        "generated name: {s:?}"
+    );
+    assert_eq!(run.phase, "PreSync", "{s:?}");
+    assert_eq!(run.code, ResultCode::HookSucceeded, "{s:?}");
+    assert!(
+        position(&r, "Job", &run.key.name) < position(&r, "ConfigMap", "settings"),
+        "{s:?}"
+    );
+    // Created under that name (no delete policy given: BeforeHookCreation keeps it).
+    let jobs: Api<Job> = Api::namespaced(support::client().await, &ns);
+    assert!(
+        jobs.get_opt(&run.key.name).await.expect("get").is_some(),
+        "hook Job {} in {ns}",
+        run.key.name
+    );
+    // Hooks never make the App OutOfSync: neither the unnamed desired hook nor the live run.
+    let after = wait_app(&h, &name, "Synced", TIMEOUT, |s| {
+        s.sync == SyncStatus::Synced
+    })
+    .await;
+    assert!(after.conditions.is_empty(), "{:?}", after.conditions);
+}
