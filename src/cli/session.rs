@@ -59,8 +59,8 @@ pub fn start(ctx: &Context, opts: SessionOptions) -> Result<EngineHandle> {
 }
 
 /// Whether every App has been compared once (or failed to be) and the repository was polled.
-/// (Per-App compare marks rather than `Snapshot::loading`: before the first refresh starts
-/// nothing is loading yet, so `!loading` alone would return an empty, uncompared snapshot.)
+/// (Per-App compare marks rather than `Snapshot::loading`: `loading` says whether a compare is in
+/// flight at this instant; the marks say each App has had its first one, which a command needs.)
 fn is_settled(s: &Snapshot) -> bool {
     let polled = s.repo.last_fetch.is_some() || s.repo.error.is_some();
     polled
