@@ -577,20 +577,23 @@ fn cluster_prod_diff_and_promote_dev_to_staging() {
     // --- prod's diff with `d`: every resource would be created ---
     select(&t, &prod);
     t.keys(&["d"]);
-    let (diff, _) = t.wait_for("the Diff pane of prod", STEP, |s| {
-        s.contains(&format!("{prod}  env prod")) && s.contains("Diff (")
-    });
     // Nothing deployed yet: every resource is new, none changed or pruned; prod is protected.
-    for want in [
+    // Waited for as a whole: a capture can catch the terminal between two partial redraws.
+    let wants = [
+        format!("{prod}  env prod"),
+        "Diff (".to_string(),
         "0 changed".to_string(),
         "0 prune".to_string(),
         "will be created".to_string(),
         format!("+ Deployment/{prod}-astromesh "),
         "+ HorizontalPodAutoscaler/".to_string(),
         "[protected]".to_string(),
-    ] {
-        assert!(diff.contains(&want), "prod's diff lacks {want:?}:\n{diff}");
-    }
+    ];
+    t.wait_for(
+        "prod's Diff pane: 0 changed, 0 prune, Deployment and HPA to create, [protected]",
+        STEP,
+        |s| wants.iter().all(|w| s.contains(w.as_str())),
+    );
     t.keys(&["Escape"]);
     t.wait_for("back on the Apps screen", STEP, |s| {
         s.contains("REVISION (deployed→target)")

@@ -120,8 +120,10 @@ impl Tmux {
         tmux(&["send-keys", "-t", &self.session, "-l", text]);
     }
 
-    /// Polls the pane every 50 ms until `f` accepts it; returns the accepted pane and how long it
-    /// took. Panics with `what` and the last pane after `timeout`.
+    /// Polls the pane every 50 ms until `f` accepts it on two captures in a row; returns the
+    /// second and how long it took. Panics with `what` and the last pane after `timeout`.
+    /// (Two: a capture can land between the writes of one redraw, so a pane that matches once
+    /// may still be half old, half new; the later capture is the settled frame callers assert on.)
     pub fn wait_for(
         &self,
         what: &str,
@@ -129,11 +131,14 @@ impl Tmux {
         f: impl Fn(&str) -> bool,
     ) -> (String, Duration) {
         let start = Instant::now();
+        let mut matched_before = false;
         loop {
             let s = self.screen();
-            if f(&s) {
+            let matched = f(&s);
+            if matched && matched_before {
                 return (s, start.elapsed());
             }
+            matched_before = matched;
             if start.elapsed() > timeout {
                 panic!("timed out after {timeout:?} waiting for {what}; screen:\n{s}");
             }
