@@ -1,6 +1,7 @@
 //! Fault injection against the real control plane: the apiserver is stopped in the middle of a
 //! sync. Its own test binary, because stopping the apiserver would break concurrent tests.
 
+mod scenario;
 mod support;
 
 use std::sync::Arc;
@@ -10,7 +11,6 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
 use serde_json::json;
-use sextant::app::{App, AppSource, Destination, DirectorySource, SourceKind, SyncPolicy};
 use sextant::cluster::SingleCluster;
 use sextant::cluster::kube::KubeCluster;
 use sextant::engine::api::{Command, CommandOutcome, Event, OperationPhase, SyncOptions};
@@ -19,40 +19,13 @@ use sextant::engine::{Engine, EngineOptions};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-fn app(name: &str, ns: &str) -> App {
-    App {
-        name: name.into(),
-        env: name.into(),
-        project: "default".into(),
-        origin: "test".into(),
-        source: AppSource {
-            repo_url: "memory".into(),
-            path: "manifests".into(),
-            target_revision: "HEAD".into(),
-            kind: SourceKind::Directory(DirectorySource::default()),
-        },
-        destination: Destination {
-            server: None,
-            name: None,
-            namespace: ns.into(),
-        },
-        sync_policy: SyncPolicy {
-            automated: None,
-            sync_options: vec!["CreateNamespace=true".into()],
-            retry: None,
-        },
-        revision_history_limit: 10,
-        ignore_differences: vec![],
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_interrupted_by_stopping_the_apiserver_fails_records_no_history_and_retry_completes() {
     let tc = support::cluster();
     let ns = format!("eng-fault-{:x}", std::process::id());
     let name = format!("fault-{ns}");
     let repo = Arc::new(StaticRepo::new());
-    repo.set_app(app(&name, &ns));
+    repo.set_app(scenario::app(&name, &ns, None));
     // Wave 0 is a Deployment the sync must wait for; wave 1 comes after the outage began.
     let manifests = vec![
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
