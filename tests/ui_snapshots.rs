@@ -385,7 +385,7 @@ fn sync_with_options_sends_them() {
         ] => {
             assert_eq!(app, "astromesh-dev");
             assert!(options.dry_run && options.apply_out_of_sync_only && !options.force);
-            assert!(options.prune, "prune defaults to the App's automated.prune");
+            assert!(!options.prune, "prune is off unless ticked");
         }
         other => panic!("unexpected effects {other:?}"),
     }
@@ -927,4 +927,85 @@ fn detail_pods_empty_says_why_and_asks_for_nothing() {
         screen.contains("no pods: this App runs no workloads"),
         "{screen}"
     );
+}
+
+// --- A first-time user's walk-through (issue 22, points 9–17) ---
+
+/// Point 9: actions go to the row the user sees. With the cursor on prod, a filter showing only
+/// dev moves the cursor to dev (`s` previews dev's sync, never prod's); with a filter matching
+/// nothing, no action opens anything.
+#[test]
+fn actions_never_go_to_an_app_the_filter_hides() {
+    let mut s = state();
+    select(&mut s, "astromesh-prod");
+    ch(&mut s, '/');
+    typed(&mut s, "dev");
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(s.selected.as_deref(), Some("astromesh-dev"));
+    ch(&mut s, 's');
+    assert!(
+        matches!(&s.dialog, Some(Dialog::Sync(d)) if d.app == "astromesh-dev"),
+        "{:?}",
+        s.dialog
+    );
+    key(&mut s, KeyCode::Esc);
+    // The summary under the table is about the visible row too.
+    let screen = draw(&s, 80, 24);
+    assert!(!screen.contains("astromesh-prod"), "{screen}");
+
+    let mut s = state();
+    select(&mut s, "astromesh-prod");
+    ch(&mut s, '/');
+    typed(&mut s, "nothing-matches");
+    key(&mut s, KeyCode::Enter);
+    assert!(s.visible_apps().is_empty());
+    for c in ['s', 'r', 'a', 'd'] {
+        assert!(ch(&mut s, c).is_empty(), "{c} did something");
+        assert!(s.dialog.is_none(), "{c} opened {:?}", s.dialog);
+        assert_eq!(s.screen, Screen::Apps, "{c} left the Apps screen");
+    }
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(s.screen, Screen::Apps, "Enter opened a hidden App");
+    snap("apps_filter_matches_nothing", &s);
+    // Clearing the filter selects a visible row again.
+    key(&mut s, KeyCode::Esc);
+    assert!(s.current_app().is_some());
+}
+
+/// Point 11: the sync dialog's prune box starts unchecked whatever auto-sync's prune says (Argo
+/// CD's sync panel): dev's Git policy prunes, prod's override does not; neither pre-checks it.
+#[test]
+fn sync_dialog_prune_starts_unchecked() {
+    for app in ["astromesh-dev", "astromesh-prod"] {
+        let mut s = state();
+        select(&mut s, app);
+        ch(&mut s, 's');
+        match &s.dialog {
+            Some(Dialog::Sync(d)) => assert!(!d.flags[0], "{app}: prune pre-checked"),
+            other => panic!("{app}: {other:?}"),
+        }
+    }
+}
+
+/// Point 17: a second `/` starts a new filter (old code appended to the first: `/proddev`), and
+/// a second `/` on the Detail screen a new search.
+#[test]
+fn a_second_slash_starts_a_new_filter() {
+    let mut s = state();
+    ch(&mut s, '/');
+    typed(&mut s, "prod");
+    key(&mut s, KeyCode::Enter);
+    ch(&mut s, '/');
+    typed(&mut s, "dev");
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(s.filter, "dev");
+    assert_eq!(s.selected.as_deref(), Some("astromesh-dev"));
+    let mut s = detail(Pane::Diff);
+    ch(&mut s, '/');
+    typed(&mut s, "image");
+    key(&mut s, KeyCode::Enter);
+    ch(&mut s, '/');
+    typed(&mut s, "replicas");
+    key(&mut s, KeyCode::Enter);
+    assert_eq!(s.detail.search, "replicas");
 }

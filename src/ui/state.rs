@@ -553,11 +553,33 @@ impl State {
         self.snapshot.app(name)
     }
 
-    /// The App the current screen is about (detail) or the selected row (apps).
+    /// The App the current screen is about (detail) or the selected row (apps). On the Apps
+    /// screen only a row the filter shows counts: an action never goes to a hidden App.
     pub fn current_app(&self) -> Option<&AppState> {
         match self.screen {
             Screen::Detail => self.app(&self.detail.app),
-            Screen::Apps => self.selected.as_deref().and_then(|n| self.app(n)),
+            Screen::Apps => {
+                let name = self.selected.as_deref()?;
+                self.visible_apps()
+                    .into_iter()
+                    .map(|i| &self.snapshot.apps[i])
+                    .find(|a| a.app.name == name)
+            }
+        }
+    }
+
+    /// Keep the cursor on a visible row: when the filter (or a new snapshot) hides the selected
+    /// App, the first visible one is selected, and none when nothing matches.
+    fn keep_selection_visible(&mut self) {
+        let visible = self.visible_apps();
+        let keep = self
+            .selected
+            .as_deref()
+            .is_some_and(|n| visible.iter().any(|i| self.snapshot.apps[*i].app.name == n));
+        if !keep {
+            self.selected = visible
+                .first()
+                .map(|i| self.snapshot.apps[*i].app.name.clone());
         }
     }
 
@@ -668,16 +690,7 @@ impl State {
             self.set_status(NoticeLevel::Error, format!("repository: {e}"));
         }
         retire(std::mem::replace(&mut self.snapshot, snapshot));
-        let visible = self.visible_apps();
-        let keep = self
-            .selected
-            .as_deref()
-            .is_some_and(|n| visible.iter().any(|i| self.snapshot.apps[*i].app.name == n));
-        if !keep {
-            self.selected = visible
-                .first()
-                .map(|i| self.snapshot.apps[*i].app.name.clone());
-        }
+        self.keep_selection_visible();
     }
 
     fn push_log(&mut self, level: NoticeLevel, text: String, at: SystemTime) {
@@ -893,6 +906,9 @@ pub const POD_EVENTS_REFRESH: Duration = Duration::from_secs(10);
 /// Apply one action; return the effects for the event loop.
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     let mut effects = apply_action(state, action);
+    if state.screen == Screen::Apps {
+        state.keep_selection_visible();
+    }
     effects.extend(pod_events_request(state));
     effects
 }
@@ -1247,10 +1263,12 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
             Vec::new()
         }
         KeyAction::Filter => {
+            // `/` starts a new filter or search (as in k9s and less): the old text goes.
             state.input = Some(if state.screen == Screen::Detail {
-                Input::Search(state.detail.search.clone())
+                Input::Search(String::new())
             } else {
-                Input::Filter(state.filter.clone())
+                state.filter.clear();
+                Input::Filter(String::new())
             });
             if state.screen == Screen::Detail {
                 state.detail.pane = Some(Pane::Diff);
@@ -1723,10 +1741,11 @@ fn open_sync(state: &mut State, name: String) -> Vec<Effect> {
         return Vec::new();
     }
     let guard = Guard::new(&state.opts, app, "Sync");
-    let prune_default = app.auto_sync.prune;
+    // Like Argo CD's sync panel, a manual sync never prunes unless asked: `automated.prune`
+    // (or its override in the cluster) governs auto-sync only.
     state.dialog = Some(Dialog::Sync(SyncDialog {
         app: name,
-        flags: [prune_default, false, false, false],
+        flags: [false, false, false, false],
         focus: Focus::Cancel,
         guard,
     }));
