@@ -275,8 +275,7 @@ fn demo_promotes_dev_to_staging_and_rolls_staging_back() {
     // Focus starts on Cancel: move to the accept button.
     t.keys(&["Tab", "Enter"]);
     let (review, _) = t.wait_for("the rollback preview", STEP, |s| {
-        s.contains("[ Roll back ]")
-            && (s.contains("resources would change") || s.contains("no changes"))
+        s.contains("[ Roll back ]") && (s.contains("would change") || s.contains("no changes"))
     });
     assert!(
         review.contains("auto-sync off"),

@@ -501,7 +501,7 @@ fn cluster_sync_autosync_rollback_and_quit() {
     );
     confirm(&t);
     let (review, _) = t.wait_for("the rollback preview", CLUSTER_WORK, |s| {
-        s.contains("[ Roll back ]") && s.contains("resources would change")
+        s.contains("[ Roll back ]") && s.contains("would change")
     });
     assert!(
         review.contains("auto-sync off"),

@@ -681,3 +681,88 @@ async fn invalid_wave_annotation_fails_the_sync_before_applying_anything() {
     let cm: Api<ConfigMap> = Api::namespaced(support::client().await, &ns);
     assert!(cm.get_opt("good").await.map_or(true, |c| c.is_none()));
 }
+
+/// Issue 22 point 11: a dry run (sync or rollback) counts what the compare found different, as
+/// the TUI's preview does, and carries each changing resource's diff: after a commit changing
+/// one ConfigMap of three resources, the dry run reports one `WouldConfigure` (not three) and
+/// that ConfigMap's diff; a rollback dry run to the first entry likewise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_runs_report_only_what_changes_with_its_diff() {
+    let kc = support::cluster().kubeconfig_path().to_path_buf();
+    let ns = fresh_ns("eng-drydiff");
+    let name = format!("drydiff-{ns}");
+    let repo = Arc::new(StaticRepo::new());
+    repo.set_app(app(&name, &ns, None));
+    repo.commit(&name, "6666666aaaa", "v1", manifests(1, false));
+    let h = engine(repo.clone(), &kc, "frank@test").await;
+    wait_app(&h, &name, "first compare", TIMEOUT, |s| {
+        s.compared_at.is_some()
+    })
+    .await;
+    assert_succeeded(&sync(&h, &name, SyncOptions::default()).await);
+    let mut v2 = manifests(1, false);
+    v2[0] = configmap("settings", "b");
+    repo.commit(&name, "6666666bbbb", "v2", v2);
+    h.call(Command::Refresh {
+        app: Some(name.clone()),
+        hard: true,
+    })
+    .await;
+    let st = wait_app(&h, &name, "v2 compared, OutOfSync", TIMEOUT, |s| {
+        s.revision.as_ref().is_some_and(|r| r.sha == "6666666bbbb")
+            && s.sync == SyncStatus::OutOfSync
+    })
+    .await;
+    assert_eq!(st.diffs.len(), 1, "{:?}", st.diffs);
+    let would = |r: &sextant::engine::api::OperationResult| -> Vec<String> {
+        r.resources
+            .iter()
+            .filter(|x| {
+                matches!(
+                    x.code,
+                    ResultCode::WouldConfigure | ResultCode::WouldCreate | ResultCode::WouldPrune
+                )
+            })
+            .map(|x| x.key.name.clone())
+            .collect()
+    };
+    let dry = SyncOptions {
+        dry_run: true,
+        ..SyncOptions::default()
+    };
+    let r = sync(&h, &name, dry.clone()).await;
+    assert_succeeded(&r);
+    assert_eq!(would(&r), vec!["settings".to_string()], "{:?}", r.resources);
+    assert_eq!(r.resources.len(), 3, "{:?}", r.resources);
+    assert_eq!(r.diffs.len(), 1, "{:?}", r.diffs);
+    assert_eq!(r.diffs[0].key.name, "settings");
+    assert!(
+        r.diffs[0].unified.contains("+  k: b"),
+        "{}",
+        r.diffs[0].unified
+    );
+
+    assert_succeeded(&sync(&h, &name, SyncOptions::default()).await);
+    let st = wait_app(&h, &name, "v2 recorded", TIMEOUT, |s| {
+        s.history.len() == 2 && s.sync == SyncStatus::Synced
+    })
+    .await;
+    let out = h
+        .call(Command::Rollback {
+            app: name.clone(),
+            history_id: st.history[0].id,
+            options: dry,
+        })
+        .await;
+    let CommandOutcome::Operation(r) = out else {
+        panic!("rollback dry run: {out:?}")
+    };
+    assert_succeeded(&r);
+    assert_eq!(would(&r), vec!["settings".to_string()], "{:?}", r.resources);
+    assert_eq!(r.diffs.len(), 1, "{:?}", r.diffs);
+    assert!(
+        r.diffs[0].unified.contains("+  k: a"),
+        "{}",
+        r.diffs[0].unified
+    );
+}

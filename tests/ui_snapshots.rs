@@ -12,7 +12,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use sextant::engine::api::{
     Command, CommandOutcome, Event, OperationKind, OperationPhase, OperationResult, PodEvent,
-    ResourceResult, ResultCode,
+    ResourceDiff, ResourceResult, ResourceState, ResultCode,
 };
 use sextant::resource::ResourceKey;
 use sextant::ui::keymap::{Key, Keymap};
@@ -511,6 +511,7 @@ fn sync_progress_live_and_result() {
         dry_run: false,
         retries: 0,
         history_id: Some(5),
+        diffs: Vec::new(),
     };
     update(
         &mut s,
@@ -586,6 +587,7 @@ fn sync_reply_before_finished_event_shows_the_result() {
         dry_run: false,
         retries: 0,
         history_id: Some(6),
+        diffs: Vec::new(),
     };
     update(
         &mut s,
@@ -659,13 +661,42 @@ fn rollback_flow_with_auto_sync_on() {
                         "",
                     ),
                     result(ResultCode::Unchanged, "Service", "astromesh-dev", ""),
+                    result(
+                        ResultCode::PruneSkipped,
+                        "Secret",
+                        "astromesh-legacy-token",
+                        "prune disabled",
+                    ),
                 ],
                 dry_run: true,
                 retries: 0,
                 history_id: None,
+                diffs: vec![
+                    ResourceDiff {
+                        key: ResourceKey::new("apps", "Deployment", "astromesh-dev", "astromesh-dev"),
+                        state: ResourceState::OutOfSync,
+                        unified: "--- live apps/v1/Deployment astromesh-dev\n+++ desired apps/v1/Deployment astromesh-dev\n@@ -20,3 +20,3 @@\n       containers:\n-      - image: ghcr.io/example/astromesh:1.5.0-rc9\n+      - image: ghcr.io/example/astromesh:1.4.1\n         name: astromesh\n".into(),
+                    },
+                    ResourceDiff {
+                        key: ResourceKey::new("", "ConfigMap", "astromesh-dev", "astromesh-dev-runtime"),
+                        state: ResourceState::OutOfSync,
+                        unified: "--- live v1/ConfigMap astromesh-dev-runtime\n+++ desired v1/ConfigMap astromesh-dev-runtime\n@@ -3,2 +3,2 @@\n   runtime.yaml: |\n-    logLevel: debug\n+    logLevel: info\n".into(),
+                    },
+                ],
             }),
         },
     );
+    // Point 11: only what changes is counted (not the unchanged Service or the skipped
+    // prune), and the diff of each is shown.
+    for (w, h) in [(80, 24), (160, 48)] {
+        let screen = draw(&s, w, h);
+        assert!(screen.contains("2 resources would change"), "{screen}");
+        assert!(
+            screen.contains("+       - image: ghcr.io/example/astromesh:1.4.1"),
+            "{screen}"
+        );
+    }
+    assert!(draw(&s, 160, 48).contains("+     logLevel: info"));
     snap("rollback_review", &s);
     key(&mut s, KeyCode::Tab);
     let fx = key(&mut s, KeyCode::Enter);

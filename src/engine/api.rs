@@ -511,6 +511,9 @@ pub struct OperationResult {
     pub retries: u32,
     /// History id recorded, if any.
     pub history_id: Option<u64>,
+    /// Dry runs: the diff (live → desired, Secrets masked) of each resource the operation would
+    /// change, so a preview shows what changes and not only how many. Empty otherwise.
+    pub diffs: Vec<ResourceDiff>,
 }
 
 /// Progress and results, for live display.

@@ -858,6 +858,7 @@ mod tests {
                 dry_run: false,
                 retries: 2,
                 history_id: None,
+                diffs: Vec::new(),
             },
         );
         assert_eq!(done.phase, RecordedPhase::Failed);
@@ -899,6 +900,7 @@ mod tests {
                 dry_run: false,
                 retries: 0,
                 history_id: None,
+                diffs: Vec::new(),
             },
         );
         assert_eq!(done.resources.len(), MAX_RECORDED_RESOURCES);

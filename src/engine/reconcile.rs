@@ -1221,6 +1221,7 @@ impl OpContext {
             dry_run: self.options.dry_run,
             retries: 0,
             history_id: None,
+            diffs: Vec::new(),
         }
     }
 
@@ -1339,6 +1340,9 @@ impl OpContext {
             },
             None => run.await,
         };
+        if self.options.dry_run {
+            result.diffs = dry_run_diffs(&comparison, &result.resources);
+        }
         let full = self.options.resources.is_empty();
         if result.phase == OperationPhase::Succeeded && !self.options.dry_run && full {
             let inventory: Vec<Gvk> = prepared
@@ -1375,6 +1379,31 @@ impl OpContext {
         }
         result
     }
+}
+
+/// The compare's diffs of the resources a dry run reports it would create, change or prune.
+fn dry_run_diffs(
+    comparison: &Comparison,
+    results: &[crate::engine::api::ResourceResult],
+) -> Vec<crate::engine::api::ResourceDiff> {
+    use crate::engine::api::{ResourceDiff, ResultCode};
+    results
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.code,
+                ResultCode::WouldCreate | ResultCode::WouldConfigure | ResultCode::WouldPrune
+            )
+        })
+        .filter_map(|r| {
+            let item = comparison.item(&r.key)?;
+            Some(ResourceDiff {
+                key: item.key.clone(),
+                state: item.state,
+                unified: item.diff.clone(),
+            })
+        })
+        .collect()
 }
 
 fn source_description(app: &App) -> String {

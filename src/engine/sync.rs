@@ -339,6 +339,7 @@ pub async fn run_once(req: &SyncRequest<'_>) -> OperationResult {
         dry_run: dry,
         retries: 0,
         history_id: None,
+        diffs: Vec::new(),
     }
 }
 
@@ -588,9 +589,12 @@ async fn apply_one(
                 .item(key)
                 .map(|i| i.state != ResourceState::Synced)
                 .unwrap_or(true);
+            // A dry run counts what the compare found different, as the preview does: the
+            // server accepting an apply of an identical object changes nothing.
             let code = match (dry, existed, changed) {
                 (true, false, _) => ResultCode::WouldCreate,
-                (true, true, _) => ResultCode::WouldConfigure,
+                (true, true, true) => ResultCode::WouldConfigure,
+                (true, true, false) => ResultCode::Unchanged,
                 (false, false, _) => ResultCode::Created,
                 (false, true, true) => ResultCode::Configured,
                 (false, true, false) => ResultCode::Unchanged,

@@ -298,6 +298,8 @@ pub enum RollbackStep {
         preview: Option<CommandOutcome>,
         focus: Focus,
         guard: Guard,
+        /// First line of the preview's diff shown (pgup/pgdn).
+        scroll: usize,
     },
 }
 
@@ -1779,6 +1781,7 @@ fn open_rollback(state: &mut State, name: String, entry: Option<u64>) -> Vec<Eff
                     preview: None,
                     focus: Focus::Cancel,
                     guard,
+                    scroll: 0,
                 },
             }));
             return vec![rollback_preview(tag, &name, entry)];
@@ -2080,6 +2083,7 @@ fn rollback_key(
                             preview: None,
                             focus: Focus::Cancel,
                             guard: Guard::new(&state.opts, &app, "Roll back"),
+                            scroll: 0,
                         };
                         return (
                             Some(Dialog::Rollback(d.clone())),
@@ -2123,6 +2127,7 @@ fn rollback_key(
                         preview: None,
                         focus: Focus::Cancel,
                         guard: Guard::new(&state.opts, &app, "Roll back"),
+                        scroll: 0,
                     };
                     return (Some(Dialog::Rollback(d)), effects);
                 }
@@ -2134,9 +2139,15 @@ fn rollback_key(
             entry,
             focus,
             guard,
+            scroll,
             ..
         } => {
             let entry = *entry;
+            match k.code {
+                KeyCode::PageDown => *scroll += 10,
+                KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+                _ => {}
+            }
             let order = guard_order(guard, 0);
             match guard_key(guard, focus, &order, k) {
                 Some(true) => {

@@ -2028,6 +2028,7 @@ fn render_dialog(state: &State, d: &Dialog, f: &mut Frame, area: Rect) {
                     preview,
                     focus,
                     guard,
+                    scroll,
                     ..
                 } => {
                     v.push(Line::from(trunc(
@@ -2052,19 +2053,61 @@ fn render_dialog(state: &State, d: &Dialog, f: &mut Frame, area: Rect) {
                             t.progress,
                         ))),
                         Some(CommandOutcome::Operation(res)) => {
+                            // Only what the dry run says would be created, changed or pruned:
+                            // unchanged resources and skipped prunes are not changes.
                             let changing: Vec<_> = res
                                 .resources
                                 .iter()
                                 .filter(|r| {
-                                    !matches!(r.code, ResultCode::Unchanged | ResultCode::Synced)
+                                    matches!(
+                                        r.code,
+                                        ResultCode::WouldCreate
+                                            | ResultCode::WouldConfigure
+                                            | ResultCode::WouldPrune
+                                    ) || r.code.is_failure()
                                 })
                                 .collect();
                             v.push(Line::from(Span::styled(
-                                format!("{} resources would change:", changing.len()),
+                                match changing.len() {
+                                    0 => "nothing would change: live already matches that revision"
+                                        .to_string(),
+                                    1 => "1 resource would change:".to_string(),
+                                    n => format!("{n} resources would change:"),
+                                },
                                 t.header,
                             )));
-                            for r in changing.iter().take(room.saturating_sub(1)) {
+                            let list = changing.len().min(room.saturating_sub(1) / 2).max(1);
+                            for r in changing.iter().take(list) {
                                 v.push(result_line(t, r, iw));
+                            }
+                            if changing.len() > list {
+                                v.push(Line::from(Span::styled(
+                                    format!("  … {} more", changing.len() - list),
+                                    t.dim,
+                                )));
+                            }
+                            let lines: Vec<DiffLine> = res
+                                .diffs
+                                .iter()
+                                .flat_map(|d| super::state::fold_diff(&d.unified))
+                                .collect();
+                            let diff_room = room.saturating_sub(v.len().saturating_sub(3) + 1);
+                            if !lines.is_empty() && diff_room > 0 {
+                                let start = (*scroll).min(lines.len().saturating_sub(diff_room));
+                                for l in lines.iter().skip(start).take(diff_room) {
+                                    v.push(diff_line(t, l));
+                                }
+                                if lines.len() > diff_room {
+                                    v.push(Line::from(Span::styled(
+                                        format!(
+                                            "  diff lines {}-{} of {} · pgup/pgdn scroll",
+                                            start + 1,
+                                            (start + diff_room).min(lines.len()),
+                                            lines.len()
+                                        ),
+                                        t.dim,
+                                    )));
+                                }
                             }
                         }
                         Some(CommandOutcome::Refused(m)) | Some(CommandOutcome::Failed(m)) => {
@@ -2114,6 +2157,21 @@ fn render_dialog(state: &State, d: &Dialog, f: &mut Frame, area: Rect) {
         );
         ed.set_cursor_line_style(Style::default());
         f.render_widget(&ed, er);
+    }
+}
+
+/// One line of a folded diff in a dialog (promotion and rollback previews).
+fn diff_line(t: &Theme, l: &DiffLine) -> Line<'static> {
+    match l {
+        DiffLine::Header(s) => Line::from(Span::styled(s.clone(), t.dim)),
+        DiffLine::Hunk(s) => Line::from(Span::styled(s.clone(), t.diff_hunk)),
+        DiffLine::Add(s) => Line::from(Span::styled(format!("+ {s}"), t.diff_add)),
+        DiffLine::Del(s) => Line::from(Span::styled(format!("- {s}"), t.diff_del)),
+        DiffLine::Context(s) => Line::from(format!("  {s}")),
+        DiffLine::Fold(n) => Line::from(Span::styled(
+            format!("  {} {n} unchanged lines", t.symbols.fold),
+            t.diff_fold,
+        )),
     }
 }
 
@@ -2264,17 +2322,7 @@ fn render_promote_lines(
                 let lines = super::state::fold_diff(&pv.diff);
                 let room = ih.saturating_sub(4);
                 for l in lines.iter().skip(*scroll).take(room) {
-                    v.push(match l {
-                        DiffLine::Header(s) => Line::from(Span::styled(s.clone(), t.dim)),
-                        DiffLine::Hunk(s) => Line::from(Span::styled(s.clone(), t.diff_hunk)),
-                        DiffLine::Add(s) => Line::from(Span::styled(format!("+ {s}"), t.diff_add)),
-                        DiffLine::Del(s) => Line::from(Span::styled(format!("- {s}"), t.diff_del)),
-                        DiffLine::Context(s) => Line::from(format!("  {s}")),
-                        DiffLine::Fold(n) => Line::from(Span::styled(
-                            format!("  {} {n} unchanged lines", t.symbols.fold),
-                            t.diff_fold,
-                        )),
-                    });
+                    v.push(diff_line(t, l));
                 }
                 v.push(Line::from(""));
                 v.push(Line::from(Span::styled(
