@@ -50,6 +50,8 @@ pub struct Config {
     pub apps: Vec<AppDecl>,
     /// Git push webhooks accepted by `sextant reconcile --webhook-listen`.
     pub webhook: WebhookConfig,
+    /// Helm chart repositories: credentials, mirrors, cache (chart dependencies).
+    pub charts: crate::charts::ChartsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

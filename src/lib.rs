@@ -3,6 +3,7 @@
 //! The engine is this library; the TUI and the headless CLI are thin front ends over it.
 
 pub mod app;
+pub mod charts;
 pub mod cli;
 pub mod cluster;
 pub mod config;

@@ -116,6 +116,7 @@ fn opts(work: &Path, helm: PathBuf) -> RenderOptions {
         helm_binary: helm,
         kube_version: Some("1.36.0".into()),
         work_dir: work.to_path_buf(),
+        charts: Default::default(),
     }
 }
 
@@ -840,7 +841,7 @@ fn missing_values_file_and_invalid_values_yaml_are_located() {
 }
 
 #[test]
-fn missing_chart_dependencies_name_the_charts_and_the_fix() {
+fn unreachable_dependency_repository_names_app_dependency_url_and_fix() {
     let r = TestRepo::demo();
     let chart = r.read("deploy/helm/astromesh/Chart.yaml");
     r.write(
@@ -849,7 +850,7 @@ fn missing_chart_dependencies_name_the_charts_and_the_fix() {
             "{chart}\ndependencies:\n  - name: postgresql\n    version: 15.5.0\n    repository: https://charts.bitnami.com/bitnami\n  - name: redis\n    version: 19.0.0\n    repository: https://charts.bitnami.com/bitnami\n  - name: common\n    version: 2.0.0\n    repository: file://../common\n"
         ),
     );
-    // One of the three is vendored.
+    // One of the three is vendored: it is used as it is, never fetched.
     r.write(
         "deploy/helm/astromesh/charts/common/Chart.yaml",
         "apiVersion: v2\nname: common\nversion: 2.0.0\ntype: library\n",
@@ -858,24 +859,36 @@ fn missing_chart_dependencies_name_the_charts_and_the_fix() {
     let repo = r.open();
     let app = demo_app(&repo, "dev");
     let work = work_dir();
-    let renderer = Renderer::new(opts(work.path(), PathBuf::from("/nonexistent/helm")));
+    // The upstream repository is mirrored to a closed local port: the network is never used.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mirror = format!("http://{}/bitnami", closed.local_addr().unwrap());
+    drop(closed);
+    let mut o = opts(work.path(), PathBuf::from("/nonexistent/helm"));
+    o.charts = std::sync::Arc::new(sextant::charts::ChartRepos::new(
+        sextant::charts::ChartsConfig {
+            cache_dir: Some(work.path().join("charts")),
+            timeout_secs: 5,
+            mirrors: vec![sextant::charts::MirrorConfig {
+                upstream: "https://charts.bitnami.com/bitnami".into(),
+                mirror: mirror.clone(),
+            }],
+            ..Default::default()
+        },
+    ));
+    let renderer = Renderer::new(o);
     let head = repo.resolve("HEAD").unwrap();
     let err = renderer.render(&repo, &app, &head).unwrap_err();
     let msg = err.to_string();
-    match &err {
-        RenderError::MissingDependencies { missing, .. } => {
-            assert_eq!(missing, &["postgresql", "redis"])
-        }
-        other => panic!("expected missing dependencies, got {other}"),
+    assert!(matches!(err, RenderError::Chart { .. }), "{msg}");
+    for needle in [
+        "app `astromesh-dev`",
+        "deploy/helm/astromesh",
+        "dependency `postgresql`",
+        &format!("cannot reach {mirror}/index.yaml"),
+        "fix:",
+    ] {
+        assert!(msg.contains(needle), "{needle:?} not in {msg}");
     }
-    assert!(
-        msg.contains("found in Chart.yaml, but missing in charts/ directory: postgresql, redis"),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("helm dependency build deploy/helm/astromesh"),
-        "{msg}"
-    );
 }
 
 #[test]

@@ -329,6 +329,8 @@ async fn handle_command(
     match command {
         Command::Refresh { hard, .. } => {
             if hard {
+                // Chart repository indexes are refetched too (Argo CD's hard refresh).
+                crate::charts::request_refresh();
                 poll_repo(shared, actors, true).await;
             }
             match target {

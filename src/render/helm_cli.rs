@@ -4,8 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
-
 use crate::app::{App, HelmSource};
 use crate::source::git::{Commit, Repo, normalize};
 
@@ -20,6 +18,8 @@ pub struct Prepared {
     pub input: HelmInput,
     /// Git object ids of the chart tree and each value file, plus inline values.
     pub content_ids: Vec<String>,
+    /// Things to tell the user (e.g. a dependency index used from the cache while offline).
+    pub notices: Vec<String>,
 }
 
 /// Resolve `rel` against `base` inside the repository; `/x` is repo-root relative. `None` when
@@ -79,8 +79,6 @@ pub fn prepare(
             source,
         },
     )?;
-    check_dependencies(repo, app, commit, &chart, &meta)?;
-
     let (chart_tree, _) =
         repo.object_id(commit, &chart)?
             .ok_or_else(|| RenderError::PathNotFound {
@@ -92,6 +90,15 @@ pub fn prepare(
     let chart_dir = opts.work_dir.join("charts").join(&chart_tree);
     export_chart(repo, commit, &chart, &chart_dir)?;
     let mut content_ids = vec![format!("chart:{chart_tree}")];
+    let mut notices = Vec::new();
+    let chart_dir = match super::deps::attach(repo, app, commit, &chart, &meta, &chart_dir, opts)? {
+        Some(with) => {
+            content_ids.extend(with.content_ids);
+            notices = with.notices;
+            with.chart_dir
+        }
+        None => chart_dir,
+    };
 
     let mut value_files = Vec::new();
     let mut value_labels = Vec::new();
@@ -185,93 +192,17 @@ pub fn prepare(
             kube_version: opts.kube_version.clone(),
         },
         content_ids,
+        notices,
     })
 }
 
-/// Helm refuses to render a chart whose declared dependencies are not vendored in `charts/`;
-/// say so before running anything, with the names and the fix.
-fn check_dependencies(
+/// Export the chart subtree once per tree id (a finished export has a marker file).
+pub(crate) fn export_chart(
     repo: &Repo,
-    app: &App,
     commit: &Commit,
     chart: &str,
-    meta: &Value,
+    dest: &Path,
 ) -> Result<(), RenderError> {
-    let prefix = if chart.is_empty() {
-        String::new()
-    } else {
-        format!("{chart}/")
-    };
-    let mut deps = meta.get("dependencies").and_then(Value::as_array).cloned();
-    if deps.is_none() && meta.get("apiVersion").and_then(Value::as_str) == Some("v1") {
-        // Helm 2-style charts list dependencies in requirements.yaml.
-        let req_path = format!("{prefix}requirements.yaml");
-        if let Some(bytes) = repo.read_file(commit, &req_path)? {
-            let req =
-                yaml::parse_one(&String::from_utf8_lossy(&bytes), &req_path).map_err(|source| {
-                    RenderError::Yaml {
-                        app: app.name.clone(),
-                        source,
-                    }
-                })?;
-            deps = req.get("dependencies").and_then(Value::as_array).cloned();
-        }
-    }
-    let Some(deps) = deps.filter(|d| !d.is_empty()) else {
-        return Ok(());
-    };
-    let charts_dir = format!("{prefix}charts");
-    let files = repo.list_files(commit, &charts_dir)?;
-    let mut vendored: Vec<String> = Vec::new();
-    for f in &files {
-        let rel = f.strip_prefix(&format!("{charts_dir}/")).unwrap_or(f);
-        match rel.split_once('/') {
-            Some((_, "Chart.yaml")) => {
-                if let Some(bytes) = repo.read_file(commit, f)?
-                    && let Ok(m) = yaml::parse_one(&String::from_utf8_lossy(&bytes), f)
-                    && let Some(name) = m.get("name").and_then(Value::as_str)
-                {
-                    vendored.push(name.to_string());
-                }
-            }
-            None if rel.ends_with(".tgz") => {
-                vendored.push(rel.trim_end_matches(".tgz").to_string())
-            }
-            _ => {}
-        }
-    }
-    let mut missing = Vec::new();
-    for dep in &deps {
-        let Some(name) = dep.get("name").and_then(Value::as_str) else {
-            continue;
-        };
-        let present = vendored.iter().any(|v| {
-            v == name
-                || v.strip_prefix(name)
-                    .and_then(|rest| rest.strip_prefix('-'))
-                    .is_some_and(|ver| ver.starts_with(|c: char| c.is_ascii_digit() || c == 'v'))
-        });
-        if !present {
-            missing.push(name.to_string());
-        }
-    }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(RenderError::MissingDependencies {
-            app: app.name.clone(),
-            chart: if chart.is_empty() {
-                ".".into()
-            } else {
-                chart.to_string()
-            },
-            missing,
-        })
-    }
-}
-
-/// Export the chart subtree once per tree id (a finished export has a marker file).
-fn export_chart(repo: &Repo, commit: &Commit, chart: &str, dest: &Path) -> Result<(), RenderError> {
     let marker = dest.join(".sextant-complete");
     if marker.exists() {
         return Ok(());

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod cache;
+pub mod deps;
 pub mod directory;
 pub mod helm_cli;
 pub mod native;
@@ -129,6 +130,13 @@ pub enum RenderError {
         chart: String,
         missing: Vec<String>,
     },
+    #[error("app `{app}`: chart {chart}: {source}")]
+    Chart {
+        app: String,
+        chart: String,
+        #[source]
+        source: Box<crate::charts::ChartError>,
+    },
     #[error(
         "app `{app}`: cannot run helm binary `{binary}`: {message}\n  fix: install helm 3 or set render.helm_binary in config.toml"
     )]
@@ -198,6 +206,8 @@ pub struct RenderOptions {
     pub kube_version: Option<String>,
     /// Where charts and value files are exported for helm (content-addressed, reused).
     pub work_dir: PathBuf,
+    /// Chart repositories for dependencies (settings + cache), shared by clones of the options.
+    pub charts: Arc<crate::charts::ChartRepos>,
 }
 
 impl RenderOptions {
@@ -207,6 +217,7 @@ impl RenderOptions {
             helm_binary: config.render.helm_binary.clone(),
             kube_version: config.render.kube_version.clone(),
             work_dir: crate::paths::cache_dir().join("render"),
+            charts: Arc::new(crate::charts::ChartRepos::new(config.charts.clone())),
         }
     }
 }
@@ -284,7 +295,9 @@ impl Renderer {
                 let prepared = helm_cli::prepare(repo, app, commit, helm, &self.opts)?;
                 let key = cache::helm_key(app, &prepared, self.renderer_label());
                 self.cache.get_or_render(&key, commit, || {
-                    self.render_helm(app, commit, &prepared.input)
+                    let mut rendered = self.render_helm(app, commit, &prepared.input)?;
+                    rendered.notices.extend(prepared.notices.iter().cloned());
+                    Ok(rendered)
                 })
             }
         }

@@ -31,6 +31,8 @@
 //!   (default: the output of `testcluster/build`).
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod chartrepo;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Command;
