@@ -1040,3 +1040,123 @@ fn a_second_slash_starts_a_new_filter() {
     key(&mut s, KeyCode::Enter);
     assert_eq!(s.detail.search, "replicas");
 }
+
+fn finished(app: &str, phase: OperationPhase, message: &str) -> OperationResult {
+    OperationResult {
+        app: app.into(),
+        kind: OperationKind::Sync,
+        phase,
+        revision: "f00ba12c3d4e5f60718293a4b5c6d7e8f9012345".into(),
+        message: message.into(),
+        resources: Vec::new(),
+        dry_run: false,
+        retries: 0,
+        history_id: None,
+        diffs: Vec::new(),
+    }
+}
+
+fn last_line(screen: &str) -> String {
+    screen
+        .lines()
+        .rev()
+        .find(|l| !l.trim_matches(|c| c == '"' || c == ' ').is_empty())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Point 12: a status message leaves the key hints visible, and a message about another App is
+/// not shown on an App's screen (it stays in the log pane).
+#[test]
+fn status_messages_keep_hints_and_stay_with_their_app() {
+    let mut s = state();
+    s.set_status(
+        sextant::engine::api::NoticeLevel::Warn,
+        "astromesh-prod: sync refused: sync in progress by bob@ops since 05:12",
+    );
+    for (w, h) in [(80, 24), (160, 48)] {
+        let bottom = last_line(&draw(&s, w, h));
+        assert!(
+            bottom.contains("sync refused") && bottom.contains("? help"),
+            "{w}x{h}: {bottom}"
+        );
+    }
+    assert!(last_line(&draw(&s, 160, 48)).contains("q quit"));
+    snap("status_with_hints", &s);
+
+    select(&mut s, "astromesh-prod");
+    key(&mut s, KeyCode::Enter);
+    update(
+        &mut s,
+        Action::Event(Event::OperationFinished(finished(
+            "astromesh-dev",
+            OperationPhase::Failed,
+            "one or more objects failed to apply",
+        ))),
+    );
+    let bottom = last_line(&draw(&s, 160, 48));
+    assert!(!bottom.contains("astromesh-dev"), "{bottom}");
+    assert!(bottom.contains("? help"), "{bottom}");
+    assert!(
+        s.log
+            .iter()
+            .any(|l| l.text.contains("astromesh-dev: sync Failed")),
+        "kept in the log"
+    );
+    // Prod's own news shows on prod's screen, and dev's on the Apps screen.
+    update(
+        &mut s,
+        Action::Event(Event::OperationFinished(finished(
+            "astromesh-prod",
+            OperationPhase::Succeeded,
+            "successfully synced",
+        ))),
+    );
+    assert!(last_line(&draw(&s, 160, 48)).contains("astromesh-prod: sync Succeeded"));
+    key(&mut s, KeyCode::Esc);
+    update(
+        &mut s,
+        Action::Event(Event::OperationFinished(finished(
+            "astromesh-dev",
+            OperationPhase::Succeeded,
+            "successfully synced",
+        ))),
+    );
+    assert!(last_line(&draw(&s, 160, 48)).contains("astromesh-dev: sync Succeeded"));
+}
+
+/// Point 17: the command's reply and the engine's event about one sync make one log line.
+#[test]
+fn the_log_does_not_repeat_one_operation() {
+    let mut s = state();
+    select(&mut s, "astromesh-dev");
+    ch(&mut s, 's');
+    key(&mut s, KeyCode::Tab);
+    let fx = key(&mut s, KeyCode::Enter);
+    let Some(Effect::Call { tag, .. }) = fx.first().cloned() else {
+        panic!("no call")
+    };
+    let r = finished(
+        "astromesh-dev",
+        OperationPhase::Succeeded,
+        "successfully synced",
+    );
+    update(&mut s, Action::Event(Event::OperationFinished(r.clone())));
+    update(
+        &mut s,
+        Action::Outcome {
+            tag,
+            outcome: CommandOutcome::Operation(r),
+        },
+    );
+    let lines: Vec<&str> = s
+        .log
+        .iter()
+        .map(|l| l.text.as_str())
+        .filter(|t| t.contains("Succeeded"))
+        .collect();
+    assert_eq!(
+        lines,
+        vec!["astromesh-dev: sync Succeeded: successfully synced"]
+    );
+}

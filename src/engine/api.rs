@@ -310,6 +310,9 @@ pub struct Notice {
     pub level: NoticeLevel,
     pub message: String,
     pub at: SystemTime,
+    /// The App the notice is about (`None`: the repository or the session), so a front end can
+    /// keep one App's news out of another App's screen.
+    pub app: Option<String>,
 }
 
 /// Everything a front end renders.

@@ -108,10 +108,20 @@ impl Shared {
     }
 
     fn notice(&self, level: NoticeLevel, message: String) {
+        self.notice_about(None, level, message);
+    }
+
+    /// A notice about one App (see [`Notice::app`]).
+    fn app_notice(&self, app: &str, level: NoticeLevel, message: String) {
+        self.notice_about(Some(app.to_string()), level, message);
+    }
+
+    fn notice_about(&self, app: Option<String>, level: NoticeLevel, message: String) {
         let n = Notice {
             level,
             message,
             at: SystemTime::now(),
+            app,
         };
         if let Ok(mut v) = self.notices.lock() {
             v.push(n.clone());
@@ -717,7 +727,8 @@ impl Actor {
                 let auto = self.auto();
                 let name = self.app.name.clone();
                 self.shared.update(&name, |s| s.auto_sync = auto);
-                self.shared.notice(
+                self.shared.app_notice(
+                    &self.app.name,
                     NoticeLevel::Info,
                     format!(
                         "{}: auto-sync {}{} (stored in the cluster by {})",
@@ -1280,7 +1291,8 @@ impl OpContext {
             tracing::warn!(app = %self.app.name, "operation result not recorded: {e}");
         }
         if let Err(e) = lock.release().await {
-            self.shared.notice(
+            self.shared.app_notice(
+                &self.app.name,
                 NoticeLevel::Warn,
                 format!(
                     "{}: could not release the operation lease ({e}); it expires in {}s",

@@ -269,6 +269,7 @@ pub async fn run(handle: EngineHandle, mut opts: UiOptions, hooks: Hooks) -> Res
                         level: NoticeLevel::Error,
                         message: "the engine stopped; the screen no longer updates (see the log file)".into(),
                         at: SystemTime::now(),
+                        app: None,
                     }))
                 }
             },
@@ -373,6 +374,7 @@ fn spawn_dispatcher(
                                     level,
                                     message: text,
                                     at: SystemTime::now(),
+                                    app: None,
                                 },
                             )));
                         });

@@ -24,6 +24,9 @@ use super::theme::Theme;
 /// How many log lines the log pane keeps.
 const LOG_LIMIT: usize = 1000;
 
+/// A line repeating one of the last few within this long is not logged again.
+const LOG_REPEAT_WINDOW: Duration = Duration::from_secs(10);
+
 /// An extra key offered by the embedding program (the demo's "manual change").
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExtraKey {
@@ -165,6 +168,8 @@ pub struct Status {
     pub level: NoticeLevel,
     pub text: String,
     pub at: SystemTime,
+    /// The App the message is about: it is not shown on another App's screen.
+    pub app: Option<String>,
 }
 
 /// Live view of one App's operation, built from engine events.
@@ -682,6 +687,7 @@ impl State {
                         level: n.level,
                         text: n.message.clone(),
                         at: n.at,
+                        app: n.app.clone(),
                     });
                 }
             }
@@ -696,6 +702,18 @@ impl State {
     }
 
     fn push_log(&mut self, level: NoticeLevel, text: String, at: SystemTime) {
+        // One thing reported twice (a command's reply and the engine's event about the same
+        // operation) is one line.
+        let repeated = self.log.iter().rev().take(3).any(|l| {
+            l.level == level
+                && l.text == text
+                && at
+                    .duration_since(l.at)
+                    .map_or(true, |d| d < LOG_REPEAT_WINDOW)
+        });
+        if repeated {
+            return;
+        }
         if self.log.len() >= LOG_LIMIT {
             self.log.pop_front();
         }
@@ -703,13 +721,38 @@ impl State {
     }
 
     pub fn set_status(&mut self, level: NoticeLevel, text: impl Into<String>) {
+        self.set_status_about(None, level, text);
+    }
+
+    /// A status message about one App (see [`Status::app`]).
+    pub fn set_app_status(&mut self, app: &str, level: NoticeLevel, text: impl Into<String>) {
+        self.set_status_about(Some(app.to_string()), level, text);
+    }
+
+    fn set_status_about(
+        &mut self,
+        app: Option<String>,
+        level: NoticeLevel,
+        text: impl Into<String>,
+    ) {
         let text = text.into();
         self.push_log(level, text.clone(), self.now);
         self.status = Some(Status {
             level,
             text,
             at: self.now,
+            app,
         });
+    }
+
+    /// The status message to show on the current screen: on an App's screen, messages about
+    /// other Apps stay in the log pane.
+    pub fn visible_status(&self) -> Option<&Status> {
+        let s = self.status.as_ref()?;
+        match (&self.screen, &s.app) {
+            (Screen::Detail, Some(app)) if *app != self.detail.app => None,
+            _ => Some(s),
+        }
     }
 
     pub fn is_protected(&self, app: &AppState) -> bool {
@@ -1084,7 +1127,7 @@ fn on_event(state: &mut State, e: Event) {
             if let Some(op) = state.ops.get_mut(&app) {
                 op.retrying = Some(text.clone());
             }
-            state.set_status(NoticeLevel::Warn, text);
+            state.set_app_status(&app, NoticeLevel::Warn, text);
         }
         Event::OperationFinished(result) => {
             let level = match result.phase {
@@ -1104,7 +1147,7 @@ fn on_event(state: &mut State, e: Event) {
                     format!(": {}", result.message)
                 }
             );
-            state.set_status(level, text);
+            state.set_app_status(&result.app, level, text);
             let op = state
                 .ops
                 .entry(result.app.clone())
@@ -1130,6 +1173,7 @@ fn on_event(state: &mut State, e: Event) {
                         level: n.level,
                         text: n.message,
                         at: n.at,
+                        app: n.app,
                     });
                 }
             }
@@ -1182,9 +1226,17 @@ fn on_outcome(state: &mut State, tag: u64, outcome: CommandOutcome) {
     match &mut state.dialog {
         Some(Dialog::Progress(p)) if p.tag == tag => {
             let (level, text) = outcome_text(&outcome);
-            let msg = format!("{}: {} {}", p.app, kind_label(p.kind), text);
+            // Worded like the engine's OperationFinished line, so the two make one log line.
+            let msg = format!(
+                "{}: {}{} {}",
+                p.app,
+                kind_label(p.kind),
+                if p.dry_run { " (dry run)" } else { "" },
+                text
+            );
+            let app = p.app.clone();
             p.outcome = Some(outcome);
-            state.set_status(level, msg);
+            state.set_app_status(&app, level, msg);
             return;
         }
         Some(Dialog::Rollback(RollbackDialog {

@@ -172,30 +172,77 @@ fn render_status(state: &State, f: &mut Frame, area: Rect) {
                 Span::styled(format!("  {hint}"), t.dim),
             ])
         }
-        None => match &state.status {
-            Some(s) => {
-                let style = match s.level {
-                    NoticeLevel::Info => t.info,
-                    NoticeLevel::Warn => t.warn,
-                    NoticeLevel::Error => t.error,
-                };
-                Line::from(Span::styled(trunc(&s.text, area.width as usize), style))
-            }
-            None => key_hints(state),
-        },
+        None => status_with_hints(state, area.width as usize),
     };
     f.render_widget(Paragraph::new(line), area);
 }
 
-fn key_hints(state: &State) -> Line<'static> {
+/// The last message (if any, and about this screen) on the left, the key hints on the right:
+/// a message never hides the hints entirely. When both do not fit, hints go from the end
+/// (`? help` stays), then the message is cut.
+fn status_with_hints(state: &State, width: usize) -> Line<'static> {
     let t = &state.opts.theme;
+    let hints = key_hints(state);
+    // `key label` pairs two spaces apart.
+    let hint_w = |n: usize| -> usize {
+        let pairs: usize = hints[..n]
+            .iter()
+            .map(|(k, l)| k.chars().count() + 1 + l.chars().count())
+            .sum();
+        pairs + 2 * n.saturating_sub(1)
+    };
+    let Some(s) = state.visible_status() else {
+        let mut k = hints.len();
+        while k > 1 && hint_w(k) > width {
+            k -= 1;
+        }
+        return Line::from(hint_spans(t, &hints[..k]));
+    };
+    let style = match s.level {
+        NoticeLevel::Info => t.info,
+        NoticeLevel::Warn => t.warn,
+        NoticeLevel::Error => t.error,
+    };
+    // Only the first line of a multi-line message fits here; the log pane (L) has it whole.
+    let text = s.text.lines().next().unwrap_or("");
+    let msg_w = text.chars().count();
+    // Keep at least half the line for the message before giving up hints.
+    let mut k = hints.len();
+    while k > 1 && msg_w + 2 + hint_w(k) > width && hint_w(k) > width / 2 {
+        k -= 1;
+    }
+    while k > 1 && msg_w + 2 + hint_w(k) > width {
+        k -= 1;
+    }
+    let room = width.saturating_sub(hint_w(k) + 2);
+    let shown = trunc(text, room);
+    let pad = width.saturating_sub(shown.chars().count() + hint_w(k));
+    let mut spans = vec![Span::styled(shown, style), Span::raw(" ".repeat(pad))];
+    spans.extend(hint_spans(t, &hints[..k]));
+    Line::from(spans)
+}
+
+fn hint_spans(t: &Theme, hints: &[(String, &'static str)]) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    for (i, (k, l)) in hints.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw("  "));
+        }
+        spans.push(Span::styled(k.clone(), t.key));
+        spans.push(Span::styled(format!(" {l}"), t.dim));
+    }
+    spans
+}
+
+/// (key, label) of the hints of the current screen, most important first.
+fn key_hints(state: &State) -> Vec<(String, &'static str)> {
     let km = &state.opts.keymap;
     let mut acts = vec![KeyAction::Help, KeyAction::Filter, KeyAction::Palette];
     if !state.opts.readonly {
         acts.extend([KeyAction::Sync, KeyAction::Rollback, KeyAction::Promote]);
     }
     acts.extend([KeyAction::Diff, KeyAction::Quit]);
-    let mut spans = Vec::new();
+    let mut out = Vec::new();
     for a in acts {
         let label = match a {
             KeyAction::Help => "help",
@@ -214,10 +261,9 @@ fn key_hints(state: &State) -> Line<'static> {
             KeyAction::Quit => "quit",
             _ => "",
         };
-        spans.push(Span::styled(km.first_key(a), t.key));
-        spans.push(Span::styled(format!(" {label}  "), t.dim));
+        out.push((km.first_key(a), label));
     }
-    Line::from(spans)
+    out
 }
 
 fn sync_cell(t: &Theme, s: SyncStatus) -> Cell<'static> {
