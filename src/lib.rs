@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod initiator;
 pub mod logging;
 pub mod paths;
 pub mod render;

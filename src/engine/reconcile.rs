@@ -64,18 +64,9 @@ impl EngineOptions {
     }
 }
 
-/// `$USER@hostname`.
+/// `user@host`: `$USER`, else the OS account; the host name (see [`crate::initiator`]).
 pub fn default_user() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".into());
-    format!("{user}@{host}")
+    crate::initiator::initiator()
 }
 
 const MAX_NOTICES: usize = 200;
