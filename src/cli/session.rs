@@ -38,7 +38,8 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Open the repository and start the engine over it. Must run inside the runtime.
 pub fn start(ctx: &Context, opts: SessionOptions) -> Result<EngineHandle> {
-    let repo = crate::source::open_repo(ctx.repo.as_deref(), &ctx.config)?;
+    let repo =
+        crate::source::open_repo(ctx.repo.as_deref(), &ctx.config)?.with_read_only(ctx.readonly);
     if opts.fetch
         && let Err(e) = repo.fetch()
     {
@@ -54,6 +55,10 @@ pub fn start(ctx: &Context, opts: SessionOptions) -> Result<EngineHandle> {
     eo.reconcile = ctx.config.reconcile.clone();
     eo.readonly = ctx.readonly;
     eo.auto_sync = opts.auto_sync;
+    // Auto-sync never touches a protected environment unless the operator said --yes.
+    if !ctx.yes {
+        eo.auto_sync_exclude = ctx.config.protected_envs.clone();
+    }
     eo.poll = opts.poll;
     Ok(Engine::start(eo))
 }

@@ -12,6 +12,7 @@
 //! (with the conflicting managers), not found, or a kind the cluster does not know.
 
 pub mod kube;
+pub mod readonly;
 pub mod sandbox;
 
 use std::fmt;
@@ -187,6 +188,11 @@ pub enum ClusterError {
     /// The server rejected the object (validation, admission).
     #[error("{resource} rejected by the API server: {message}")]
     Invalid { resource: String, message: String },
+    /// A write attempted in read-only mode ([`readonly::ReadOnlyCluster`]); nothing was sent.
+    #[error(
+        "read-only mode: refusing to {verb} {resource} (sextant was started with --readonly)\n  restart without --readonly to make changes"
+    )]
+    ReadOnly { verb: String, resource: String },
     #[error("{message}")]
     Other { message: String },
 }

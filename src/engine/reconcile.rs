@@ -26,6 +26,7 @@ use super::history::{self, AutoSyncOverride, History, NewEntry};
 use super::lock;
 use super::sync::{self, SyncRequest};
 use crate::app::{App, SourceKind};
+use crate::cluster::readonly::ReadOnlyProvider;
 use crate::cluster::{Cluster, ClusterProvider, Gvk};
 use crate::config::ReconcileConfig;
 
@@ -36,10 +37,15 @@ pub struct EngineOptions {
     pub reconcile: ReconcileConfig,
     /// `user@host`, recorded in history and shown in locks.
     pub user: String,
-    /// Refuse every mutating command.
+    /// Read-only mode: refuse every mutating command, never auto-sync or self-heal, and reach
+    /// the clusters only through [`ReadOnlyProvider`] (every write refused at the lowest layer).
     pub readonly: bool,
     /// Run auto-sync and self-heal (the TUI and `sextant reconcile`; one-shot CLI commands not).
+    /// Has no effect in read-only mode.
     pub auto_sync: bool,
+    /// Environments (env label or App name) this engine never auto-syncs or self-heals: the
+    /// TUI's protected environments unless started with `--yes`. Manual syncs are unaffected.
+    pub auto_sync_exclude: Vec<String>,
     /// Poll the repository every `reconcile.poll_interval_secs` (+ jitter).
     pub poll: bool,
     /// How long a compare waits for the first list of a watched kind.
@@ -57,11 +63,17 @@ impl EngineOptions {
             user: default_user(),
             readonly: false,
             auto_sync: true,
+            auto_sync_exclude: Vec::new(),
             poll: true,
             watch_timeout: Duration::from_secs(10),
             debounce: Duration::from_millis(300),
         }
     }
+}
+
+/// Whether `app` is in `exclude` (by env label or App name): not auto-synced by this engine.
+pub fn auto_sync_excluded(exclude: &[String], app: &App) -> bool {
+    exclude.iter().any(|e| *e == app.env || *e == app.name)
 }
 
 /// `user@host`: `$USER`, else the OS account; the host name (see [`crate::initiator`]).
@@ -176,7 +188,12 @@ impl Engine {
 }
 
 /// Start the engine. Must be called within a tokio runtime.
-pub fn start(opts: EngineOptions) -> EngineHandle {
+pub fn start(mut opts: EngineOptions) -> EngineHandle {
+    if opts.readonly {
+        // Below every code path of the engine: whatever asks for a write gets a refusal.
+        opts.clusters = Arc::new(ReadOnlyProvider(opts.clusters));
+        opts.auto_sync = false;
+    }
     let (state_tx, state_rx) = watch::channel(Snapshot {
         loading: true,
         ..Snapshot::default()
@@ -992,7 +1009,10 @@ impl Actor {
 
     /// Auto-sync once per new revision; self-heal drift with backoff.
     async fn maybe_auto_sync(&mut self, fire_heal: bool) {
-        if !self.shared.opts.auto_sync || self.op_running {
+        if !self.shared.opts.auto_sync || self.op_running || self.shared.opts.readonly {
+            return;
+        }
+        if auto_sync_excluded(&self.shared.opts.auto_sync_exclude, &self.app) {
             return;
         }
         let auto = self.auto();

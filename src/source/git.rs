@@ -56,6 +56,11 @@ pub enum GitError {
         reason: String,
         fix: String,
     },
+    /// A commit or push attempted on a repository opened read-only; nothing was written.
+    #[error(
+        "read-only mode: refusing to {action} (sextant was started with --readonly)\n  restart without --readonly to make changes"
+    )]
+    ReadOnly { action: String },
     #[error(
         "push to {url} was rejected: {message}\n  fix: pull (or fetch and rebase) and try again"
     )]
@@ -128,6 +133,8 @@ pub struct Repo {
     /// The working directory (or the git dir of a bare clone), for messages.
     root: PathBuf,
     remote: Option<RemoteInfo>,
+    /// Read-only mode: [`Repo::commit_file`] and [`Repo::push_head`] refuse.
+    read_only: bool,
 }
 
 impl std::fmt::Debug for Repo {
@@ -168,7 +175,19 @@ impl Repo {
             git: Mutex::new(git),
             root,
             remote,
+            read_only: false,
         }
+    }
+
+    /// In read-only mode (`--readonly`) the repository refuses to commit and to push, whoever
+    /// asks; fetching (which only updates remote-tracking refs of this clone) still works.
+    pub fn with_read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// Clone `url` into `cache_root` (once; later calls open the existing clone and fetch).
@@ -550,6 +569,11 @@ impl Repo {
         contents: &[u8],
         message: &str,
     ) -> Result<Commit, GitError> {
+        if self.read_only {
+            return Err(GitError::ReadOnly {
+                action: format!("commit {path}"),
+            });
+        }
         let git = self.lock();
         let workdir = git
             .workdir()
@@ -604,6 +628,16 @@ impl Repo {
     /// Push the checked-out branch to the remote and update the remote-tracking ref. Rejections
     /// (non-fast-forward, protected branch) are errors naming the URL.
     pub fn push_head(&self) -> Result<(), GitError> {
+        if self.read_only {
+            return Err(GitError::ReadOnly {
+                action: format!(
+                    "push to {}",
+                    self.remote
+                        .as_ref()
+                        .map_or("the remote", |r| r.url.as_str())
+                ),
+            });
+        }
         let Some(info) = self.remote.clone() else {
             return Err(GitError::Refused {
                 action: "push".into(),
@@ -827,6 +861,56 @@ mod tests {
         assert!(a.starts_with("astromesh-"), "{a}");
         assert_eq!(a, cache_slug("https://github.com/x/astromesh.git"));
         assert_ne!(a, cache_slug("https://github.com/y/astromesh.git"));
+    }
+
+    #[test]
+    fn read_only_repository_refuses_to_commit_and_push_and_writes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let remote_dir = tempfile::tempdir().expect("temp dir");
+        let bare = Repository::init_bare(remote_dir.path()).expect("bare remote");
+        let git = Repository::init(dir.path()).expect("git init");
+        {
+            let mut cfg = git.config().expect("config");
+            cfg.set_str("user.name", "T").expect("user.name");
+            cfg.set_str("user.email", "t@example.test")
+                .expect("user.email");
+            let sig = git.signature().expect("signature");
+            let tree = git
+                .find_tree(git.index().expect("index").write_tree().expect("tree"))
+                .expect("tree");
+            git.commit(Some("HEAD"), &sig, &sig, "init", &tree, &[])
+                .expect("first commit");
+            let url = format!("file://{}", remote_dir.path().display());
+            git.remote("origin", &url).expect("remote");
+        }
+        let head = |g: &Repository| g.head().ok().and_then(|h| h.target());
+        let before = head(&git);
+        let repo = Repo::open(dir.path()).expect("open").with_read_only(true);
+        let e = repo
+            .commit_file("values.yaml", b"replicas: 4\n", "bump")
+            .expect_err("read-only commits are refused");
+        assert!(matches!(e, GitError::ReadOnly { .. }), "{e:?}");
+        assert!(e.to_string().contains("read-only mode"), "{e}");
+        let e = repo.push_head().expect_err("read-only pushes are refused");
+        assert!(
+            e.to_string().contains("read-only mode") && e.to_string().contains("push to file://"),
+            "{e}"
+        );
+        assert!(
+            !dir.path().join("values.yaml").exists(),
+            "the file was written"
+        );
+        assert_eq!(head(&git), before, "HEAD moved");
+        assert!(
+            bare.references().expect("refs").next().is_none(),
+            "the remote got a ref"
+        );
+        // The same repository opened normally commits and pushes (the refusal is the mode's).
+        let repo = repo.with_read_only(false);
+        repo.commit_file("values.yaml", b"replicas: 4\n", "bump")
+            .expect("commit");
+        repo.push_head().expect("push");
+        assert!(bare.references().expect("refs").next().is_some());
     }
 
     #[test]
