@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use color_eyre::eyre::{Result, WrapErr};
+use sextant::cli::report::{self, ReportEnv, ReportStyle};
 use sextant::config::Config;
 
 /// A terminal console for GitOps: see what Git says each environment should run and what the
@@ -53,9 +54,28 @@ enum Command {
     Demo(sextant::demo::DemoCommand),
 }
 
-fn main() -> Result<()> {
-    color_eyre::install()?;
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let style = ReportEnv::from_process(&cli.log_level).style();
+    if style == ReportStyle::Rich
+        && let Err(e) = color_eyre::install()
+    {
+        eprintln!("warning: cannot install the error reporter: {e}");
+    }
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            match style {
+                // What returning the error from main printed before (`Error: {:?}`).
+                ReportStyle::Rich => eprintln!("Error: {e:?}"),
+                ReportStyle::Plain => eprintln!("{}", report::plain(&e)),
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     let _log = sextant::logging::init(&sextant::paths::log_dir(), &cli.log_level)
         .wrap_err("cannot start logging")?;
     let (config, from) = Config::load(cli.config.as_deref())?;

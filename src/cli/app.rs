@@ -102,6 +102,38 @@ fn load(ctx: &Context, fetch: bool) -> Result<(Repo, Commit, Vec<App>)> {
     Ok((repo, head, loaded.apps))
 }
 
+/// One warning per distinct cluster or comparison problem, naming the Apps it affects: with no
+/// kubeconfig, four Apps get the same "cannot read kubeconfig" condition, said once.
+fn grouped_warnings(states: &[crate::engine::api::AppState]) -> Vec<String> {
+    use crate::engine::api::ConditionKind;
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for s in states {
+        for c in &s.conditions {
+            if !matches!(
+                c.kind,
+                ConditionKind::ClusterError | ConditionKind::ComparisonError
+            ) {
+                continue;
+            }
+            match groups.iter_mut().find(|(m, _)| *m == c.message) {
+                Some((_, apps)) => apps.push(&s.app.name),
+                None => groups.push((&c.message, vec![&s.app.name])),
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(message, apps)| match apps.as_slice() {
+            [one] => format!("warning: {one}: {message}"),
+            many => format!(
+                "warning: {} Apps ({}): {message}",
+                many.len(),
+                many.join(", ")
+            ),
+        })
+        .collect()
+}
+
 /// Find an App by name, else by environment when exactly one App has it.
 pub fn find_app<'a>(apps: &'a [App], query: &str) -> Result<&'a App> {
     if let Some(a) = apps.iter().find(|a| a.name == query) {
@@ -219,16 +251,8 @@ fn list(args: &ListArgs, ctx: &Context) -> CliResult {
         super::ops::with_engine(ctx, &live, async |_, snap| Ok(snap.apps))?
     };
     let state_of = |name: &str| states.iter().find(|s| s.app.name == name);
-    for s in &states {
-        for c in &s.conditions {
-            if matches!(
-                c.kind,
-                crate::engine::api::ConditionKind::ClusterError
-                    | crate::engine::api::ConditionKind::ComparisonError
-            ) {
-                eprintln!("warning: {}: {}", s.app.name, c.message);
-            }
-        }
+    for w in grouped_warnings(&states) {
+        eprintln!("{w}");
     }
     let mut out = Vec::new();
     match args.output {

@@ -6,7 +6,8 @@
 //! - `reconcile.rs` + `webhook.rs`: `sextant reconcile [--webhook-listen ADDR]`;
 //! - `session.rs`: starting the engine for a command; `gitrepo.rs`: the engine's view of git;
 //! - `output.rs`: tables and the JSON documents of `docs/cli-json-schema.md`;
-//! - `duration.rs`: `5s`, `2m`, `1h30m`.
+//! - `duration.rs`: `5s`, `2m`, `1h30m`;
+//! - `report.rs`: how a failed command is printed on stderr (plain off a terminal).
 
 pub mod app;
 pub mod duration;
@@ -15,6 +16,7 @@ pub mod ops;
 pub mod output;
 pub mod promote;
 pub mod reconcile;
+pub mod report;
 pub mod session;
 pub mod webhook;
 

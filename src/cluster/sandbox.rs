@@ -97,6 +97,8 @@ struct Inner {
     pull_backoff: HashSet<Key>,
     resource_version: u64,
     uid: u64,
+    /// Pod addresses handed out so far: each pod gets the next one and keeps it.
+    pod_ips: u32,
     registry: Registry,
 }
 
@@ -495,6 +497,7 @@ impl SandboxCluster {
                 pull_backoff: HashSet::new(),
                 resource_version: 1000,
                 uid: 0,
+                pod_ips: 0,
                 registry,
             })),
             events,
@@ -611,6 +614,15 @@ impl SandboxCluster {
         if let Some(obj) = changed {
             self.emit(gvk, WatchEvent::Applied(obj));
         }
+    }
+
+    /// A pod address no other pod of this sandbox was given: 10.244.0.10, .11, ... then on
+    /// into 10.244.1.10 (a real CNI hands out unique addresses from the node's pod CIDR).
+    fn next_pod_ip(&self) -> String {
+        let mut inner = self.lock();
+        let n = inner.pod_ips;
+        inner.pod_ips += 1;
+        format!("10.244.{}.{}", (n / 240) % 256, 10 + n % 240)
     }
 
     /// Delete one object and, unless orphaning, its dependents (recursively).
@@ -1084,7 +1096,11 @@ impl SandboxCluster {
             });
             if scheduled {
                 status["hostIP"] = json!("10.0.0.10");
-                status["podIP"] = json!(format!("10.244.0.{}", 10 + (key.3.len() % 200)));
+                let ip = match pod.pointer("/status/podIP").and_then(Value::as_str) {
+                    Some(ip) => ip.to_string(),
+                    None => self.next_pod_ip(),
+                };
+                status["podIP"] = json!(ip);
                 status["startTime"] = json!(created);
             }
             let mut p = pod.clone();
@@ -1775,6 +1791,44 @@ mod tests {
         })
         .await;
         assert_eq!(sb.all_of("apps", "ReplicaSet").len(), 2);
+    }
+
+    #[tokio::test]
+    async fn every_pod_gets_its_own_address_and_keeps_it() {
+        let sb = SandboxCluster::default();
+        sb.start();
+        for n in ["shop", "cart"] {
+            sb.apply(&ns(n), ApplyOptions::default()).await.unwrap();
+            sb.apply(&deployment(n, "nginx:1.27"), ApplyOptions::default())
+                .await
+                .unwrap();
+        }
+        let ips = |sb: &SandboxCluster| -> Vec<(String, String)> {
+            sb.all_of("", "Pod")
+                .iter()
+                .filter_map(|p| {
+                    let ip = p.pointer("/status/podIP")?.as_str()?;
+                    Some((meta_name(p), ip.to_string()))
+                })
+                .collect()
+        };
+        wait_for(&sb, "4 pods with addresses", |sb| ips(sb).len() == 4).await;
+        let first = ips(&sb);
+        let mut distinct: Vec<&String> = first.iter().map(|(_, ip)| ip).collect();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 4, "pods share an address: {first:?}");
+        // Later status updates (Running, Ready) keep each pod's address.
+        wait_for(&sb, "ready pods", |sb| {
+            dep_status(sb, "shop")["readyReplicas"] == 2
+                && dep_status(sb, "cart")["readyReplicas"] == 2
+        })
+        .await;
+        let mut later = ips(&sb);
+        let mut first = first;
+        first.sort();
+        later.sort();
+        assert_eq!(first, later);
     }
 
     #[tokio::test]
