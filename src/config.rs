@@ -144,6 +144,9 @@ pub struct ReconcileConfig {
     pub poll_jitter_secs: u64,
     /// How long a sync waits for one wave (or hook) to become healthy, in seconds.
     pub wave_timeout_secs: u64,
+    /// Whether the TUI runs auto-sync and self-heal itself while it is open. `false` leaves them
+    /// to `sextant reconcile` (or Argo CD); the TUI then only observes and acts on request.
+    pub in_ui: bool,
 }
 
 impl Default for ReconcileConfig {
@@ -152,6 +155,7 @@ impl Default for ReconcileConfig {
             poll_interval_secs: 120,
             poll_jitter_secs: 60,
             wave_timeout_secs: 300,
+            in_ui: true,
         }
     }
 }
@@ -337,6 +341,14 @@ mod tests {
             .to_string();
         assert!(err.starts_with("c.toml:2:"), "{err}");
         assert!(err.contains("poll_interval_secs"), "{err}");
+    }
+
+    #[test]
+    fn reconcile_in_ui_defaults_on_and_can_be_turned_off() {
+        assert!(Config::default().reconcile.in_ui);
+        let cfg = Config::parse("[reconcile]\nin_ui = false\n", Path::new("c.toml")).unwrap();
+        assert!(!cfg.reconcile.in_ui);
+        assert_eq!(cfg.reconcile.poll_interval_secs, 120);
     }
 
     #[test]

@@ -447,6 +447,14 @@ pub async fn run(
     let cluster: Arc<dyn crate::cluster::Cluster> = Arc::new(sandbox.clone());
     let mut opts = crate::ui::options_from_config(&config, args.readonly)?;
     opts.title = "sextant demo".into();
+    // The sandbox is the demo's own: its engine auto-syncs every environment, prod included.
+    opts.session_sync = if opts.readonly {
+        crate::ui::SessionSync::External
+    } else {
+        crate::ui::SessionSync::Auto {
+            exclude: Vec::new(),
+        }
+    };
     opts.extras.push(ExtraKey {
         key: Key::ch(DRIFT_KEY),
         description: "demo: manual change in the sandbox (drift, then self-heal)".into(),

@@ -5,6 +5,7 @@
 //! Work the embedder can do that the engine API does not cover (promotion previews, the demo's
 //! scripted keys) comes in through [`Hooks`].
 
+pub mod errtext;
 pub mod keymap;
 pub mod state;
 pub mod theme;
@@ -24,7 +25,9 @@ use crate::engine::api::{
     CommandOutcome, EngineHandle, Notice, NoticeLevel, PromoteRequest, Request, Snapshot,
 };
 
-pub use state::{Action, Effect, ExtraKey, PromotePreview, State, UiOptions, ValueChange, update};
+pub use state::{
+    Action, Effect, ExtraKey, PromotePreview, SessionSync, State, UiOptions, ValueChange, update,
+};
 pub use view::render;
 
 /// Errors starting or running the UI.
@@ -72,7 +75,24 @@ pub fn options_from_config(config: &Config, readonly: bool) -> Result<UiOptions,
         extras: Vec::new(),
         title: "sextant".into(),
         promote_preview: true,
+        session_sync: SessionSync::Unstated,
     })
+}
+
+/// What the TUI's engine does on its own: nothing in read-only mode; with `[reconcile] in_ui =
+/// false` reconciling is left to `sextant reconcile`; otherwise it auto-syncs, leaving out the
+/// protected environments unless `--yes` was given.
+pub fn session_sync(config: &Config, readonly: bool, yes: bool) -> SessionSync {
+    if readonly || !config.reconcile.in_ui {
+        return SessionSync::External;
+    }
+    SessionSync::Auto {
+        exclude: if yes {
+            Vec::new()
+        } else {
+            config.protected_envs.clone()
+        },
+    }
 }
 
 /// Start the engine over `repo` and `clusters` (auto-sync and self-heal on, polling per config)
@@ -193,14 +213,15 @@ fn preview(
 /// `sextant` with no subcommand: the UI over the configured repository and real clusters.
 pub fn cli(ctx: &crate::cli::Context) -> color_eyre::eyre::Result<()> {
     use color_eyre::eyre::WrapErr;
-    let opts = options_from_config(&ctx.config, ctx.readonly)?;
+    let mut opts = options_from_config(&ctx.config, ctx.readonly)?;
+    opts.session_sync = session_sync(&ctx.config, ctx.readonly, ctx.yes);
     let rt = crate::cli::session::runtime()?;
     rt.block_on(async {
         let handle = crate::cli::session::start(
             ctx,
             crate::cli::session::SessionOptions {
                 fetch: true,
-                auto_sync: true,
+                auto_sync: matches!(opts.session_sync, SessionSync::Auto { .. }),
                 poll: true,
             },
         )?;

@@ -47,6 +47,22 @@ pub struct UiOptions {
     pub title: String,
     /// Whether the embedder can preview promotions (value keys and file diff).
     pub promote_preview: bool,
+    /// What this session's engine does on its own, said on the status line.
+    pub session_sync: SessionSync,
+}
+
+/// Whether the engine behind this UI session auto-syncs, for the status line: an operator must
+/// know whether keeping the console open changes the cluster.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum SessionSync {
+    /// Nothing said (embedders and tests that do not describe their engine).
+    #[default]
+    Unstated,
+    /// `[reconcile] in_ui = false`: reconciling is left to `sextant reconcile` (or Argo CD).
+    External,
+    /// The engine auto-syncs and self-heals the Apps whose policy says so, except the Apps of
+    /// these environments (env label or App name): protected ones without `--yes`.
+    Auto { exclude: Vec<String> },
 }
 
 impl Default for UiOptions {
@@ -59,6 +75,7 @@ impl Default for UiOptions {
             extras: Vec::new(),
             title: "sextant".into(),
             promote_preview: true,
+            session_sync: SessionSync::Unstated,
         }
     }
 }
@@ -692,6 +709,7 @@ impl State {
                 }
             }
         }
+        self.log_new_errors(&snapshot);
         if let Some(e) = &snapshot.repo.error
             && self.snapshot.repo.error.as_ref() != Some(e)
         {
@@ -699,6 +717,38 @@ impl State {
         }
         retire(std::mem::replace(&mut self.snapshot, snapshot));
         self.keep_selection_visible();
+    }
+
+    /// An App's new error goes to the log whole, one log line per line of the message: the
+    /// table shows a one-line summary and the header a few lines, the log keeps every word.
+    fn log_new_errors(&mut self, snapshot: &Snapshot) {
+        use crate::engine::api::ConditionKind;
+        for a in &snapshot.apps {
+            for c in &a.conditions {
+                let error = matches!(
+                    c.kind,
+                    ConditionKind::ComparisonError
+                        | ConditionKind::ClusterError
+                        | ConditionKind::SyncError
+                );
+                let known = || {
+                    self.snapshot
+                        .app(&a.app.name)
+                        .is_some_and(|old| old.conditions.contains(c))
+                };
+                if !error || known() {
+                    continue;
+                }
+                for (i, line) in c.message.lines().enumerate() {
+                    let text = if i == 0 {
+                        format!("{}: {line}", a.app.name)
+                    } else {
+                        format!("  {line}")
+                    };
+                    self.push_log(NoticeLevel::Error, text, self.now);
+                }
+            }
+        }
     }
 
     fn push_log(&mut self, level: NoticeLevel, text: String, at: SystemTime) {

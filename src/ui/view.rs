@@ -16,10 +16,11 @@ use crate::engine::api::{
 };
 use crate::engine::pods::{self, Severity};
 
+use super::errtext;
 use super::keymap::KeyAction;
 use super::state::{
     AppRow, Dialog, DiffLine, Focus, Guard, Input, PALETTE, Pane, PromoteStep, RollbackStep,
-    SYNC_FLAGS, Screen, State, ago, kind_label, sorted_history,
+    SYNC_FLAGS, Screen, SessionSync, State, ago, kind_label, sorted_history,
 };
 use super::theme::Theme;
 
@@ -142,6 +143,24 @@ fn render_header(state: &State, f: &mut Frame, area: Rect) {
 
 fn render_status(state: &State, f: &mut Frame, area: Rect) {
     let t = &state.opts.theme;
+    // What the session does on its own stays at the right end whatever the left shows, unless
+    // the terminal is too narrow for both.
+    let mut area = area;
+    if let Some((note, style)) = session_note(state) {
+        let w = note.chars().count() as u16 + 3;
+        if area.width >= w + 30 {
+            let [left, right] =
+                Layout::horizontal([Constraint::Min(1), Constraint::Length(w)]).areas(area);
+            f.render_widget(
+                Paragraph::new(Line::from(vec![
+                    Span::styled(" │ ", t.dim),
+                    Span::styled(note, style),
+                ])),
+                right,
+            );
+            area = left;
+        }
+    }
     let line = match &state.input {
         Some(Input::Filter(s)) => Line::from(vec![
             Span::styled("/", t.key),
@@ -175,6 +194,58 @@ fn render_status(state: &State, f: &mut Frame, area: Rect) {
         None => status_with_hints(state, area.width as usize),
     };
     f.render_widget(Paragraph::new(line), area);
+}
+
+/// What this session does on its own, for the status line: whether keeping the console open
+/// changes the cluster, and where.
+fn session_note(state: &State) -> Option<(String, Style)> {
+    let t = &state.opts.theme;
+    if state.opts.readonly {
+        return (state.opts.session_sync != SessionSync::Unstated).then(|| {
+            (
+                "read-only: this session changes nothing (no auto-sync)".to_string(),
+                t.dim,
+            )
+        });
+    }
+    match &state.opts.session_sync {
+        SessionSync::Unstated => None,
+        SessionSync::External => Some((
+            "auto-sync left to `sextant reconcile` ([reconcile] in_ui = false)".to_string(),
+            t.dim,
+        )),
+        SessionSync::Auto { exclude } => {
+            let mut on: Vec<&str> = Vec::new();
+            let mut held: Vec<&str> = Vec::new();
+            for a in &state.snapshot.apps {
+                if !a.auto_sync.enabled {
+                    continue;
+                }
+                let env = a.app.env.as_str();
+                if crate::engine::reconcile::auto_sync_excluded(exclude, &a.app) {
+                    held.push(env);
+                } else {
+                    on.push(env);
+                }
+            }
+            for v in [&mut on, &mut held] {
+                v.sort_unstable();
+                v.dedup();
+            }
+            let mut note = if on.is_empty() {
+                "this session auto-syncs: nothing (no App has auto-sync on)".to_string()
+            } else {
+                format!("this session auto-syncs: {}", on.join(", "))
+            };
+            if !held.is_empty() {
+                note.push_str(&format!(
+                    " (not {}: protected, start with --yes)",
+                    held.join(", ")
+                ));
+            }
+            Some((note, t.warn))
+        }
+    }
 }
 
 /// The last message (if any, and about this screen) on the left, the key hints on the right:
@@ -454,6 +525,12 @@ fn render_apps(state: &State, f: &mut Frame, area: Rect) {
             Constraint::Length(4),
         ]
     };
+    // The message column's width, so an error summary can keep its end (the cause) in view.
+    let msg_width = Layout::horizontal(widths.clone())
+        .spacing(1)
+        .split(block.inner(table_area))
+        .last()
+        .map_or(0, |r| r.width as usize);
     let mut out_rows = Vec::with_capacity(count);
     for r in &rows[first..first + count] {
         match r {
@@ -528,7 +605,7 @@ fn render_apps(state: &State, f: &mut Frame, area: Rect) {
                             ),
                             t.progress,
                         ),
-                        (None, Some(e)) => (e.lines().next().unwrap_or("").to_string(), t.error),
+                        (None, Some(e)) => (errtext::summary(e, msg_width), t.error),
                         (None, None) => (a.health_message.clone(), t.dim),
                     };
                     cells.push(Cell::from(Span::styled(txt, style)));
@@ -621,10 +698,7 @@ fn render_app_summary(state: &State, f: &mut Frame, area: Rect) {
             t.progress,
         ))
     } else if let Some(e) = app_error(a) {
-        Line::from(Span::styled(
-            trunc(e.lines().next().unwrap_or(""), w),
-            t.error,
-        ))
+        Line::from(Span::styled(errtext::summary(e, w), t.error))
     } else {
         Line::from(Span::styled(
             trunc(
@@ -677,8 +751,26 @@ fn render_detail(state: &State, f: &mut Frame, area: Rect) {
         return;
     };
     let w = area.width as usize;
+    // A failing App's whole error, wrapped: the cause is often on a line after the preamble.
+    let err_lines: Vec<String> = match (&a.operation, app_error(a)) {
+        (None, Some(e)) => {
+            let mut lines = errtext::wrap(e, w);
+            // Leave room for the tabs and a few lines of the pane below.
+            let cap = (area.height as usize).saturating_sub(8).max(1);
+            if lines.len() > cap {
+                let more = lines.len() - cap + 1;
+                lines.truncate(cap - 1);
+                lines.push(format!(
+                    "… {more} more lines (a taller terminal shows them)"
+                ));
+            }
+            lines
+        }
+        _ => Vec::new(),
+    };
+    let head_h = 3 + err_lines.len().max(1) as u16;
     let [head, tabs, body] = Layout::vertical([
-        Constraint::Length(4),
+        Constraint::Length(head_h),
         Constraint::Length(1),
         Constraint::Min(1),
     ])
@@ -742,8 +834,13 @@ fn render_detail(state: &State, f: &mut Frame, area: Rect) {
         ),
         w,
     ));
-    let l4 = if let Some(op) = &a.operation {
-        Line::from(Span::styled(
+    let l4 = if !err_lines.is_empty() {
+        err_lines
+            .iter()
+            .map(|l| Line::from(Span::styled(l.clone(), t.error)))
+            .collect()
+    } else if let Some(op) = &a.operation {
+        vec![Line::from(Span::styled(
             trunc(
                 &format!(
                     "{} {} by {}: {} · wave {} · {}/{}",
@@ -758,14 +855,9 @@ fn render_detail(state: &State, f: &mut Frame, area: Rect) {
                 w,
             ),
             t.progress,
-        ))
-    } else if let Some(e) = app_error(a) {
-        Line::from(Span::styled(
-            trunc(e.lines().next().unwrap_or(""), w),
-            t.error,
-        ))
+        ))]
     } else {
-        Line::from(Span::styled(
+        vec![Line::from(Span::styled(
             trunc(
                 &format!(
                     "last sync {}",
@@ -782,9 +874,11 @@ fn render_detail(state: &State, f: &mut Frame, area: Rect) {
                 w,
             ),
             t.dim,
-        ))
+        ))]
     };
-    f.render_widget(Paragraph::new(vec![Line::from(l1), l2, l3, l4]), head);
+    let mut lines = vec![Line::from(l1), l2, l3];
+    lines.extend(l4);
+    f.render_widget(Paragraph::new(lines), head);
     let pods_n = state.views(a).pods.len();
     let titles: Vec<Line> = Pane::ALL
         .iter()
