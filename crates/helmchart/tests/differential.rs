@@ -19,34 +19,6 @@ fn repo_root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
-fn helm_binary() -> PathBuf {
-    if let Some(dir) = std::env::var_os("SEXTANT_TEST_BIN_DIR") {
-        let p = PathBuf::from(dir).join("helm");
-        assert!(
-            p.is_file(),
-            "SEXTANT_TEST_BIN_DIR is set but {} does not exist; build the test binaries with \
-             `testcluster/build` from the repository root",
-            p.display()
-        );
-        return p;
-    }
-    let script = repo_root().join("testcluster/bin-dir");
-    let out = Command::new(&script).current_dir(repo_root()).output();
-    if let Ok(out) = out
-        && out.status.success()
-    {
-        let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let p = PathBuf::from(dir).join("helm");
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "the helm binary for the differential test is missing: build it with `testcluster/build` \
-         (from the repository root), or set SEXTANT_TEST_BIN_DIR to a directory holding helm v3"
-    );
-}
-
 /// (source, parsed object as JSON) for each document of `helm template` output.
 fn parse_docs(text: &str) -> Vec<(String, serde_json::Value)> {
     helmchart::render::split_manifests(text)
@@ -192,7 +164,7 @@ fn run_native(c: &Case) -> Result<String, String> {
 
 #[test]
 fn native_matches_helm_binary() {
-    let helm = helm_binary();
+    let helm = common::helm_binary();
     let cases = cases();
     let mut same_objects = 0;
     let mut same_bytes = 0;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use helmchart::{Chart, HelmFlavor, RenderError, RenderOptions, render};
 
@@ -25,6 +26,41 @@ pub fn conformance_dir() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// The workspace root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// The real `helm` (v3) used as the oracle: `$SEXTANT_TEST_BIN_DIR/helm` or the one
+/// `testcluster/bin-dir` names. Panics with how to build it when missing (never skips).
+pub fn helm_binary() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SEXTANT_TEST_BIN_DIR") {
+        let p = PathBuf::from(dir).join("helm");
+        assert!(
+            p.is_file(),
+            "SEXTANT_TEST_BIN_DIR is set but {} does not exist; build the test binaries with \
+             `testcluster/build` from the repository root",
+            p.display()
+        );
+        return p;
+    }
+    let script = repo_root().join("testcluster/bin-dir");
+    let out = Command::new(&script).current_dir(repo_root()).output();
+    if let Ok(out) = out
+        && out.status.success()
+    {
+        let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let p = PathBuf::from(dir).join("helm");
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!(
+        "the helm binary for the differential test is missing: build it with `testcluster/build` \
+         (from the repository root), or set SEXTANT_TEST_BIN_DIR to a directory holding helm v3"
+    );
 }
 
 /// What `helm template ARGS` prints (stdout and stderr together) and whether it failed.
