@@ -495,7 +495,7 @@ fn bcrypt_hash(password: &str) -> String {
 /// Sprig's `htpasswd`: `user:{SHA}base64(sha1)` for "sha", else a bcrypt
 /// line. A user name with ':' would corrupt the file, so Sprig returns a
 /// message instead of a line; we do the same.
-fn htpasswd(user: &str, password: &str, algorithm: &str) -> String {
+pub fn htpasswd(user: &str, password: &str, algorithm: &str) -> String {
     if user.contains(':') {
         return format!("invalid username: {user}");
     }

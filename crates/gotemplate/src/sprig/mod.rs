@@ -13,6 +13,7 @@ mod conv;
 mod crypto;
 mod dates;
 mod dicts;
+pub mod goregex;
 mod json;
 mod lists;
 mod math;
@@ -26,6 +27,7 @@ use crate::value::{Map, Value};
 use crate::{CallCtx, FuncResult, Templates};
 
 pub use conv::strval;
+pub use crypto::htpasswd;
 pub use dates::{GoTime, duration_string, go_format, go_parse, parse_duration};
 pub use json::{to_json_string, to_json_string_pretty};
 pub use semver::Version;

@@ -1,5 +1,5 @@
-//! Sprig regular expression functions (Go RE2 syntax; the `regex` crate implements the same
-//! family of syntax). Compiled expressions are cached: charts call these in loops.
+//! Sprig regular expression functions: Go RE2 syntax translated for the `regex` crate
+//! ([`super::goregex`]), with Go's match and replacement rules. Compiled expressions are cached: charts call these in loops.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -19,7 +19,8 @@ fn compile(re: &str) -> Result<Arc<Regex>, FuncError> {
     {
         return Ok(r.clone());
     }
-    let r = regex::RegexBuilder::new(re)
+    let translated = super::goregex::translate(re).map_err(FuncError::Call)?;
+    let r = regex::RegexBuilder::new(&translated)
         .size_limit(1 << 22)
         .build()
         .map(Arc::new)
@@ -46,12 +47,10 @@ fn quote_meta(s: &str) -> String {
 }
 
 fn find_all(re: &Regex, s: &str, n: i64) -> Vec<Value> {
-    let it = re.find_iter(s).map(|m| Value::str(m.as_str()));
-    if n < 0 {
-        it.collect()
-    } else {
-        it.take(n as usize).collect()
-    }
+    super::goregex::find_all(re, s, n)
+        .into_iter()
+        .map(|(a, b)| Value::str(&s[a..b]))
+        .collect()
 }
 
 /// Go's `Regexp.Split`.
@@ -62,14 +61,7 @@ fn split(re: &Regex, s: &str, n: i64) -> Vec<Value> {
     if !re.as_str().is_empty() && s.is_empty() {
         return vec![Value::str("")];
     }
-    let matches: Vec<(usize, usize)> = {
-        let it = re.find_iter(s).map(|m| (m.start(), m.end()));
-        if n < 0 {
-            it.collect()
-        } else {
-            it.take(n as usize).collect()
-        }
-    };
+    let matches = super::goregex::find_all(re, s, n);
     let mut out = Vec::new();
     let (mut beg, mut end) = (0, 0);
     for (ms, me) in matches {
@@ -113,7 +105,11 @@ pub(super) fn register(t: &mut Templates) {
         func(t, name, 2, Some(2), move |a| {
             let (re, s) = (arg_str(a, 0)?, arg_str(a, 1)?);
             match compile(re) {
-                Ok(r) => Ok(Value::str(r.find(s).map_or("", |m| m.as_str()))),
+                Ok(r) => Ok(Value::str(
+                    super::goregex::find_all(&r, s, 1)
+                        .first()
+                        .map_or("", |&(a, b)| &s[a..b]),
+                )),
                 Err(e) if must => Err(e),
                 Err(_) => Ok(Value::str("")),
             }
@@ -123,7 +119,7 @@ pub(super) fn register(t: &mut Templates) {
         func(t, name, 3, Some(3), move |a| {
             let (re, s, repl) = (arg_str(a, 0)?, arg_str(a, 1)?, arg_str(a, 2)?);
             match compile(re) {
-                Ok(r) => Ok(Value::from(r.replace_all(s, repl).into_owned())),
+                Ok(r) => Ok(Value::from(super::goregex::replace_all(&r, s, repl, false))),
                 Err(e) if must => Err(e),
                 Err(_) => Ok(Value::str("")),
             }
@@ -136,9 +132,7 @@ pub(super) fn register(t: &mut Templates) {
         func(t, name, 3, Some(3), move |a| {
             let (re, s, repl) = (arg_str(a, 0)?, arg_str(a, 1)?, arg_str(a, 2)?);
             match compile(re) {
-                Ok(r) => Ok(Value::from(
-                    r.replace_all(s, regex::NoExpand(repl)).into_owned(),
-                )),
+                Ok(r) => Ok(Value::from(super::goregex::replace_all(&r, s, repl, true))),
                 Err(e) if must => Err(e),
                 Err(_) => Ok(Value::str("")),
             }
