@@ -151,7 +151,7 @@ pub fn query_escape(s: &str) -> String {
 }
 
 fn length(v: &Value) -> Result<i64, FuncError> {
-    let n = match v {
+    let n = match v.reflected().as_ref() {
         Value::String(s) => s.len(),
         Value::Bytes(b) => b.len(),
         Value::List(l) => l.len(),
@@ -186,8 +186,9 @@ fn index(item: &Value, indexes: &[Value]) -> Result<Value, FuncError> {
         return Err("index of untyped nil".into());
     }
     for idx in indexes {
+        let cur = item.reflected().into_owned();
         item =
-            match &item {
+            match &cur {
                 Value::List(l) => {
                     let x = index_arg(idx, l.len())?;
                     l.get(x).cloned().ok_or_else(|| {
@@ -233,6 +234,7 @@ fn index(item: &Value, indexes: &[Value]) -> Result<Value, FuncError> {
 }
 
 fn slice(item: &Value, indexes: &[Value]) -> Result<Value, FuncError> {
+    let item = &item.reflected().into_owned();
     if item.is_nil() {
         return Err("slice of untyped nil".into());
     }

@@ -268,6 +268,7 @@ impl<'a> State<'a> {
 
     fn walk_range_inner(&mut self, dot: &Value, b: &Branch) -> R<()> {
         let val = self.eval_pipeline(dot, &b.pipe)?;
+        let val = val.reflected().into_owned();
         let mark = self.vars.len();
         match &val {
             Value::List(l) if !l.is_empty() => {

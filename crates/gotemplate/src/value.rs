@@ -137,11 +137,30 @@ pub trait Object: Send + Sync + fmt::Debug {
     fn to_json_value(&self) -> Option<Value> {
         None
     }
+    /// The plain list or map this object is under Go's reflection, for a named slice or map
+    /// type (Helm's `chartutil.VersionSet` is a `[]string`, `engine.files` a
+    /// `map[string][]byte`): `range`, `len`, `index`, `slice` and Sprig's reflection-based
+    /// list functions see this. `None` for structs and pointers.
+    fn reflect(&self) -> Option<Value> {
+        None
+    }
     /// Downcasting support (e.g. Sprig's date functions recognise their own time objects).
     fn as_any(&self) -> &dyn Any;
 }
 
 impl Value {
+    /// This value as Go's reflection sees it: an object that is a named slice or map type
+    /// becomes that plain list or map ([`Object::reflect`]); anything else is returned as is.
+    pub fn reflected(&self) -> std::borrow::Cow<'_, Value> {
+        match self {
+            Value::Object(o) => match o.reflect() {
+                Some(v) => std::borrow::Cow::Owned(v),
+                None => std::borrow::Cow::Borrowed(self),
+            },
+            v => std::borrow::Cow::Borrowed(v),
+        }
+    }
+
     /// A string value.
     pub fn str(s: impl AsRef<str>) -> Value {
         Value::String(Arc::from(s.as_ref()))

@@ -12,7 +12,7 @@ use crate::glob::files_glob_match;
 /// `chartutil.KubeVersion`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KubeVersion {
-    /// `v1.20.0`.
+    /// `v1.36.0`.
     pub version: String,
     /// `1`.
     pub major: String,
@@ -87,6 +87,12 @@ impl Object for VersionSet {
     fn format(&self) -> String {
         format!("[{}]", self.0.join(" "))
     }
+    fn reflect(&self) -> Option<Value> {
+        Some(Value::list(self.0.iter().map(Value::str).collect()))
+    }
+    fn to_json_value(&self) -> Option<Value> {
+        self.reflect()
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -138,48 +144,47 @@ impl Object for Capabilities {
     }
 }
 
-/// The group/versions `helm template` assumes without a cluster (client-go's scheme plus
-/// apiextensions), in the order Helm lists them.
+/// The group/versions `helm template` v3.22 assumes without a cluster (its client-go scheme
+/// plus apiextensions), in the order it lists them (`.Capabilities.APIVersions` is ordered).
 pub const DEFAULT_API_VERSIONS: &[&str] = &[
     "v1",
     "admissionregistration.k8s.io/v1",
-    "admissionregistration.k8s.io/v1beta1",
     "admissionregistration.k8s.io/v1alpha1",
+    "admissionregistration.k8s.io/v1beta1",
     "internal.apiserver.k8s.io/v1alpha1",
     "apps/v1",
-    "apps/v1beta2",
     "apps/v1beta1",
+    "apps/v1beta2",
     "authentication.k8s.io/v1",
-    "authentication.k8s.io/v1beta1",
     "authentication.k8s.io/v1alpha1",
+    "authentication.k8s.io/v1beta1",
     "authorization.k8s.io/v1",
     "authorization.k8s.io/v1beta1",
     "autoscaling/v1",
     "autoscaling/v2",
-    "autoscaling/v2beta1",
-    "autoscaling/v2beta2",
     "batch/v1",
     "batch/v1beta1",
     "certificates.k8s.io/v1",
     "certificates.k8s.io/v1beta1",
     "certificates.k8s.io/v1alpha1",
-    "coordination.k8s.io/v1",
-    "coordination.k8s.io/v1beta1",
     "coordination.k8s.io/v1alpha2",
+    "coordination.k8s.io/v1beta1",
+    "coordination.k8s.io/v1",
     "discovery.k8s.io/v1",
     "discovery.k8s.io/v1beta1",
     "events.k8s.io/v1",
     "events.k8s.io/v1beta1",
     "extensions/v1beta1",
     "flowcontrol.apiserver.k8s.io/v1",
-    "flowcontrol.apiserver.k8s.io/v1beta3",
-    "flowcontrol.apiserver.k8s.io/v1beta2",
     "flowcontrol.apiserver.k8s.io/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1beta2",
+    "flowcontrol.apiserver.k8s.io/v1beta3",
+    "lifecycle.k8s.io/v1alpha1",
     "networking.k8s.io/v1",
     "networking.k8s.io/v1beta1",
     "node.k8s.io/v1",
-    "node.k8s.io/v1beta1",
     "node.k8s.io/v1alpha1",
+    "node.k8s.io/v1beta1",
     "policy/v1",
     "policy/v1beta1",
     "rbac.authorization.k8s.io/v1",
@@ -189,15 +194,16 @@ pub const DEFAULT_API_VERSIONS: &[&str] = &[
     "resource.k8s.io/v1beta2",
     "resource.k8s.io/v1beta1",
     "resource.k8s.io/v1alpha3",
-    "scheduling.k8s.io/v1",
+    "scheduling.k8s.io/v1alpha3",
     "scheduling.k8s.io/v1beta1",
-    "scheduling.k8s.io/v1alpha1",
-    "storage.k8s.io/v1",
+    "scheduling.k8s.io/v1",
     "storage.k8s.io/v1beta1",
+    "storage.k8s.io/v1",
     "storage.k8s.io/v1alpha1",
-    "storagemigration.k8s.io/v1alpha1",
-    "apiextensions.k8s.io/v1",
+    "storagemigration.k8s.io/v1",
+    "storagemigration.k8s.io/v1beta1",
     "apiextensions.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1",
 ];
 
 /// `.Files`: the chart's non-template files (Helm's `engine.files`, a `map[string][]byte`).
@@ -306,6 +312,17 @@ impl Object for Files {
     }
     fn truthy(&self) -> bool {
         !self.0.is_empty()
+    }
+    fn reflect(&self) -> Option<Value> {
+        Some(Value::Map(gotemplate::Map::from_btree(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::Bytes(v.clone())))
+                .collect(),
+        )))
+    }
+    fn to_json_value(&self) -> Option<Value> {
+        self.reflect()
     }
     fn as_any(&self) -> &dyn Any {
         self

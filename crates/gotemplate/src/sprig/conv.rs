@@ -83,7 +83,7 @@ pub(crate) fn go_parse_float(s: &str) -> Option<f64> {
 
 /// Sprig's `strslice`: a list as strings (nil elements dropped), nil as [], else [strval].
 pub(crate) fn strslice(v: &Value) -> Vec<String> {
-    match v {
+    match v.reflected().as_ref() {
         Value::List(l) => l.iter().filter(|x| !x.is_nil()).map(strval).collect(),
         Value::Bytes(b) => b.iter().map(|x| x.to_string()).collect(),
         Value::Nil | Value::Missing => Vec::new(),

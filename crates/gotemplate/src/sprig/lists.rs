@@ -9,7 +9,7 @@ use crate::value::Value;
 
 /// The elements of a Go slice value, or None for non-slices.
 fn as_list(v: &Value) -> Option<Vec<Value>> {
-    match v {
+    match v.reflected().as_ref() {
         Value::List(l) => Some(l.as_ref().clone()),
         Value::Bytes(b) => Some(b.iter().map(|x| Value::Int(i64::from(*x))).collect()),
         _ => None,
