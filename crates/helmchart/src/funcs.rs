@@ -64,6 +64,17 @@ fn any_arg(args: &[Value], i: usize) -> Value {
 pub fn register(t: &mut Templates, flavor: HelmFlavor) {
     t.remove_func("env");
     t.remove_func("expandenv");
+    // Helm 3.22 links the Sprig release whose `htpasswd` takes exactly (user, password) and
+    // always writes bcrypt; the hash-algorithm argument came in a later Sprig.
+    if flavor == HelmFlavor::V3 {
+        t.add_func_arity("htpasswd", 2, Some(2), |_, a| {
+            Ok(Value::str(gotemplate::sprig::htpasswd(
+                arg_str("htpasswd", a, 0)?,
+                arg_str("htpasswd", a, 1)?,
+                "bcrypt",
+            )))
+        });
+    }
     t.add_func_arity("toYaml", 1, Some(1), |_, a| {
         Ok(Value::str(
             yaml::to_yaml(&any_arg(a, 0))
@@ -358,6 +369,12 @@ fn write_json(v: &Value, out: &mut String, depth: usize) -> Result<(), String> {
             }
             out.push('}');
         }
+        // An object with a JSON form of its own (a named map or slice type, a type with
+        // MarshalJSON) is written as that, like encoding/json does.
+        Value::Object(o) => match o.to_json_value() {
+            Some(j) => write_json(&j, out, depth + 1)?,
+            None => write_json_str(&v.to_string(), out),
+        },
         other => write_json_str(&other.to_string(), out),
     }
     Ok(())

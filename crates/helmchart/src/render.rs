@@ -60,8 +60,9 @@ impl std::fmt::Debug for RenderOptions {
     }
 }
 
-/// Kubernetes version assumed when none is given (what Helm's own tests use).
-pub const DEFAULT_KUBE_VERSION: &str = "v1.20.0";
+/// Kubernetes version assumed when none is given and no cluster told its own: what
+/// `helm template` v3.22 reports without `--kube-version` (its client-go's version).
+pub const DEFAULT_KUBE_VERSION: &str = "v1.36.0";
 
 impl Default for RenderOptions {
     fn default() -> Self {
@@ -230,7 +231,7 @@ fn render_on_this_thread(
         None => KubeVersion::parse(DEFAULT_KUBE_VERSION).unwrap_or(KubeVersion {
             version: DEFAULT_KUBE_VERSION.into(),
             major: "1".into(),
-            minor: "20".into(),
+            minor: "36".into(),
         }),
     };
     if !chart.metadata.kube_version.is_empty()

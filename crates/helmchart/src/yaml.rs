@@ -1036,7 +1036,9 @@ impl Emitter {
             Node::Map(m) if !m.is_empty() => self.block_map(m, 0, true),
             Node::Seq(s) if !s.is_empty() => self.block_seq(s, 0, true),
             other => {
-                self.scalar_or_flow(other, 0, false);
+                // go-yaml's emitter gives a root scalar the best indent (2): continuation lines
+                // of a folded string and the body of a `|` block are indented by it.
+                self.scalar_or_flow(other, 2, false);
                 self.out.push('\n');
             }
         }

@@ -22,8 +22,8 @@ use serde_json::Value as Json;
 
 /// Cases whose objects are identical (after masking helm's own randomness) when the bar was
 /// last raised, and cases identical byte for byte.
-const OBJECTS_BAR: usize = 74;
-const BYTES_BAR: usize = 70;
+const OBJECTS_BAR: usize = 96;
+const BYTES_BAR: usize = 96;
 
 const KUBE_VERSION: &str = "1.36.0";
 

@@ -41,7 +41,7 @@ fn builtin_objects_and_helm_functions() {
     let got = out(&c, &RenderOptions::default());
     // `n:` is the YAML 1.1 boolean `false` as a key (go-yaml v2), so `.Values.n` is missing,
     // exactly as with helm; `num` is a float64 and prints as 1e+06.
-    let want = "---\n# Source: app/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-4.5\ndata:\n  n: \n  num: \"1e+06\"\n  tpl: release-name-x\n  tmpl: app/templates/cm.yaml\n  base: app/templates\n  kube: v1.20.0\n  has: \"true\"\n  rev: \"1\"\n  get: alpha\n  lines: beta\n  nested: '{\"k\":\"v\"}'\n  a.conf: |\n    alpha\n  b.conf: |\n    beta\n  yaml: |\n    - a\n    - b\n";
+    let want = "---\n# Source: app/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-4.5\ndata:\n  n: \n  num: \"1e+06\"\n  tpl: release-name-x\n  tmpl: app/templates/cm.yaml\n  base: app/templates\n  kube: v1.36.0\n  has: \"true\"\n  rev: \"1\"\n  get: alpha\n  lines: beta\n  nested: '{\"k\":\"v\"}'\n  a.conf: |\n    alpha\n  b.conf: |\n    beta\n  yaml: |\n    - a\n    - b\n";
     assert_eq!(got, want);
 }
 

@@ -63,6 +63,9 @@ pub fn helm_binary() -> PathBuf {
     );
 }
 
+/// The Kubernetes version Helm's Go tests (and so the conformance goldens) assume.
+pub const HELM_TEST_KUBE_VERSION: &str = "1.20.0";
+
 /// What `helm template ARGS` prints (stdout and stderr together) and whether it failed.
 pub struct CliResult {
     pub output: String,
@@ -73,6 +76,10 @@ pub struct CliResult {
 pub fn helm_template(argv: &[String], cwd: &Path, flavor: HelmFlavor) -> CliResult {
     let mut opts = RenderOptions {
         flavor,
+        // Helm's own template goldens come from its Go tests, which run without the release
+        // build's version ldflags: their default Kubernetes version is v1.20.0, not the
+        // v1.36.0 the released helm 3.22 binary (and the native renderer) assumes.
+        kube_version: Some(HELM_TEST_KUBE_VERSION.into()),
         ..RenderOptions::default()
     };
     let mut positionals = Vec::new();
