@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tmux::{Tmux, row};
+use tmux::{Launch, Tmux, row};
 
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_sextant"))
@@ -299,4 +299,45 @@ fn demo_promotes_dev_to_staging_and_rolls_staging_back() {
     });
     assert!(after.contains("SEXTANT_EXIT=0"), "{after}");
     println!("promotion + rollback run took {:?}", started.elapsed());
+}
+
+/// Issue 22 point 15: started outside any git repository (and with no repository configured),
+/// `sextant` says so in its first lines, the fix right under it, with no source location or
+/// backtrace notes around them (color-eyre's report buried the hint).
+#[test]
+fn outside_a_repository_the_hint_is_the_first_thing_shown() {
+    let dir = tempfile::tempdir().expect("temp dir outside any repository");
+    let cmd = format!(
+        "unset RUST_BACKTRACE RUST_LIB_BACKTRACE; {}; echo SEXTANT_EXIT=$?; sleep 30",
+        bin().display()
+    );
+    let t = Tmux::launch(
+        &cmd,
+        160,
+        30,
+        Launch {
+            cwd: Some(dir.path().to_path_buf()),
+            ..Launch::default()
+        },
+    );
+    let (screen, _) = t.wait_for("the exit", Duration::from_secs(15), |s| {
+        s.contains("SEXTANT_EXIT=")
+    });
+    let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(
+        lines.first().is_some_and(
+            |l| l.starts_with("error: ") && l.contains("is not inside a git repository")
+        ),
+        "{screen}"
+    );
+    assert!(
+        lines
+            .get(1)
+            .is_some_and(|l| l.trim_start().starts_with("fix: ") && l.contains("--repo")),
+        "{screen}"
+    );
+    assert_eq!(lines.get(2).copied(), Some("SEXTANT_EXIT=1"), "{screen}");
+    for noise in ["Location:", "Backtrace", "RUST_BACKTRACE"] {
+        assert!(!screen.contains(noise), "{noise}:\n{screen}");
+    }
 }

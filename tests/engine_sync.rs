@@ -766,3 +766,53 @@ async fn dry_runs_report_only_what_changes_with_its_diff() {
         r.diffs[0].unified
     );
 }
+
+/// Issue 22 point 15: a stopped cluster (nothing listening at the kubeconfig's server) explains
+/// itself at once — the App gets an "unreachable" ClusterError within seconds — instead of
+/// staying "loading" for the whole watch timeout (10 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_cluster_is_reported_at_once() {
+    let kc = support::cluster().kubeconfig_path().to_path_buf();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let text = std::fs::read_to_string(&kc).expect("kubeconfig");
+    let dead: String = text
+        .lines()
+        .map(|l| match l.split_once("server:") {
+            Some((indent, _)) => format!("{indent}server: https://127.0.0.1:{port}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, dead).expect("write kubeconfig");
+    let ns = fresh_ns("eng-stopped");
+    let name = format!("stopped-{ns}");
+    let repo = Arc::new(StaticRepo::new());
+    repo.set_app(app(&name, &ns, None));
+    repo.commit(&name, "7777777aaaa", "v1", manifests(1, false));
+    let started = std::time::Instant::now();
+    let h = engine(repo, &path, "grace@test").await;
+    let st = wait_app(
+        &h,
+        &name,
+        "the stopped cluster reported",
+        Duration::from_secs(6),
+        |s| {
+            s.conditions.iter().any(|c| {
+                c.kind == sextant::engine::api::ConditionKind::ClusterError
+                    && c.message.contains("unreachable")
+            })
+        },
+    )
+    .await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?}: {:?}",
+        st.conditions
+    );
+    assert!(!h.snapshot().loading, "still loading after the error");
+}

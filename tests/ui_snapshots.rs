@@ -1160,3 +1160,50 @@ fn the_log_does_not_repeat_one_operation() {
         vec!["astromesh-dev: sync Succeeded: successfully synced"]
     );
 }
+
+/// Point 15: when the engine cannot compare (a bad KUBECONFIG), the sync dialog says so with
+/// the whole error instead of "no differences", and a refused sync shows the engine's answer
+/// whole instead of "waiting for the engine…" forever.
+#[test]
+fn sync_without_a_compare_says_why_and_does_not_wait_forever() {
+    let error = "cannot read kubeconfig /home/alice/.kube/config-typo: No such file or directory (os error 2)\n  set KUBECONFIG or --kubeconfig to a valid file";
+    let mut snapshot = fixtures::snapshot();
+    let dev = &mut snapshot.apps[0];
+    dev.diffs.clear();
+    dev.sync = sextant::engine::api::SyncStatus::Unknown;
+    dev.conditions.push(sextant::engine::api::Condition {
+        kind: sextant::engine::api::ConditionKind::ClusterError,
+        message: error.into(),
+    });
+    let mut s = State::new(opts(), snapshot, fixtures::now());
+    select(&mut s, "astromesh-dev");
+    ch(&mut s, 's');
+    for (w, h) in [(80, 24), (160, 48)] {
+        let screen = draw(&s, w, h);
+        assert!(!screen.contains("no differences"), "{screen}");
+        assert!(screen.contains("cannot preview"), "{screen}");
+        assert!(screen.contains("config-typo"), "{screen}");
+        assert!(screen.contains("valid file"), "{screen}");
+        assert!(!screen.contains("'\""), "{screen}");
+    }
+    snap("sync_dialog_cannot_compare", &s);
+    key(&mut s, KeyCode::Tab);
+    let fx = key(&mut s, KeyCode::Enter);
+    let Some(Effect::Call { tag, .. }) = fx.first().cloned() else {
+        panic!("no call: {fx:?}")
+    };
+    update(
+        &mut s,
+        Action::Outcome {
+            tag,
+            outcome: CommandOutcome::Refused(format!("astromesh-dev: {error}")),
+        },
+    );
+    for (w, h) in [(80, 24), (160, 48)] {
+        let screen = draw(&s, w, h);
+        assert!(!screen.contains("waiting for the engine"), "{screen}");
+        assert!(screen.contains("No such file or directory"), "{screen}");
+        assert!(screen.contains("valid file"), "{screen}");
+    }
+    snap("sync_refused_whole_error", &s);
+}

@@ -1,12 +1,10 @@
 //! How the binary reports a failed command on stderr.
 //!
-//! Into a terminal, as before, colour-eyre's report. Into a pipe or a file (CI logs, scripts,
-//! `2>err.txt`) or with `NO_COLOR`, a plain `error: ...` keeping the messages' own fix lines and
-//! nothing else: no ANSI colour codes, no source locations, no backtrace hints, which are noise
-//! to an operator and garble logs. `--log-level debug` (or trace) and `RUST_BACKTRACE` ask for
-//! the rich report anywhere. The exit status is the same either way.
-
-use std::io::IsTerminal;
+//! A plain `error: ...` keeping the messages' own fix lines and nothing else: no ANSI colour
+//! codes, no source locations, no backtrace hints, which are noise to an operator, garble logs
+//! and, in a terminal, bury the fix under a report (issue 22: started outside a repository, the
+//! hint was lost under colour-eyre's sections). `--log-level debug` (or trace) and
+//! `RUST_BACKTRACE` ask for colour-eyre's rich report. The exit status is the same either way.
 
 /// Which form of report to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,9 +18,6 @@ pub enum ReportStyle {
 /// What decides the style, gathered from the process so the decision itself is testable.
 #[derive(Debug, Clone, Default)]
 pub struct ReportEnv {
-    pub stderr_is_terminal: bool,
-    /// `NO_COLOR` (any non-empty value, per no-color.org).
-    pub no_color: Option<String>,
     pub rust_backtrace: Option<String>,
     /// `--log-level` / `SEXTANT_LOG`.
     pub log_level: String,
@@ -31,8 +26,6 @@ pub struct ReportEnv {
 impl ReportEnv {
     pub fn from_process(log_level: &str) -> Self {
         Self {
-            stderr_is_terminal: std::io::stderr().is_terminal(),
-            no_color: std::env::var("NO_COLOR").ok(),
             rust_backtrace: std::env::var("RUST_BACKTRACE")
                 .or_else(|_| std::env::var("RUST_LIB_BACKTRACE"))
                 .ok(),
@@ -50,12 +43,7 @@ impl ReportEnv {
         if backtrace || debug {
             return ReportStyle::Rich;
         }
-        let no_color = self.no_color.as_deref().is_some_and(|v| !v.is_empty());
-        if !self.stderr_is_terminal || no_color {
-            ReportStyle::Plain
-        } else {
-            ReportStyle::Rich
-        }
+        ReportStyle::Plain
     }
 }
 
@@ -88,26 +76,23 @@ mod tests {
     use super::*;
     use color_eyre::eyre::{WrapErr, eyre};
 
-    fn env(tty: bool, no_color: Option<&str>, bt: Option<&str>, level: &str) -> ReportEnv {
+    fn env(bt: Option<&str>, level: &str) -> ReportEnv {
         ReportEnv {
-            stderr_is_terminal: tty,
-            no_color: no_color.map(str::to_string),
             rust_backtrace: bt.map(str::to_string),
             log_level: level.into(),
         }
     }
 
     #[test]
-    fn plain_off_a_terminal_or_with_no_color_rich_when_debugging() {
+    fn plain_unless_debugging() {
         use ReportStyle::*;
-        assert_eq!(env(true, None, None, "info").style(), Rich);
-        assert_eq!(env(false, None, None, "info").style(), Plain);
-        assert_eq!(env(true, Some("1"), None, "info").style(), Plain);
-        assert_eq!(env(true, Some(""), None, "info").style(), Rich);
-        assert_eq!(env(false, None, Some("1"), "info").style(), Rich);
-        assert_eq!(env(false, None, Some("0"), "info").style(), Plain);
-        assert_eq!(env(false, Some("1"), None, "debug").style(), Rich);
-        assert_eq!(env(false, None, None, "sextant=trace").style(), Rich);
+        // In a terminal too: the fix line must not be buried under colour-eyre's sections.
+        assert_eq!(env(None, "info").style(), Plain);
+        assert_eq!(env(Some("1"), "info").style(), Rich);
+        assert_eq!(env(Some("0"), "info").style(), Plain);
+        assert_eq!(env(Some(""), "info").style(), Plain);
+        assert_eq!(env(None, "debug").style(), Rich);
+        assert_eq!(env(None, "sextant=trace").style(), Rich);
     }
 
     #[test]

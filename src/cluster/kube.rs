@@ -202,7 +202,7 @@ fn read_kubeconfig(path: Option<&Path>) -> Result<(Kubeconfig, String), Kubeconf
             .map(|k| (k, p.display().to_string()))
             .map_err(|e| KubeconfigError::Read {
                 path: p.display().to_string(),
-                message: e.to_string(),
+                message: innermost_message(&e),
             }),
         None => Kubeconfig::read()
             .map(|k| {
@@ -211,9 +211,20 @@ fn read_kubeconfig(path: Option<&Path>) -> Result<(Kubeconfig, String), Kubeconf
             })
             .map_err(|e| KubeconfigError::Read {
                 path: std::env::var("KUBECONFIG").unwrap_or_else(|_| "~/.kube/config".into()),
-                message: e.to_string(),
+                message: innermost_message(&e),
             }),
     }
+}
+
+/// The innermost cause of `e` ("No such file or directory", a YAML error with its line): kube's
+/// own wrapper repeats the path, Debug-quoted (`'"/x/kubeconfig"'`), which our message already
+/// names.
+fn innermost_message(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
 }
 
 /// Map a kube-rs error to a typed cluster error.
@@ -711,6 +722,38 @@ mod tests {
             reason: reason.into(),
             details: None,
         }))
+    }
+
+    /// Issue 22 point 15: a bad KUBECONFIG path is named once, plainly, with the OS's reason
+    /// (kube's own wrapper quoted it twice: `'"/x/kubeconfig"'`).
+    #[tokio::test]
+    async fn a_missing_kubeconfig_is_named_once_with_the_reason() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("no-such-kubeconfig");
+        let e = KubeCluster::connect(Some(&path), None)
+            .await
+            .expect_err("no file")
+            .to_string();
+        let first = e.lines().next().unwrap_or("");
+        assert_eq!(
+            first,
+            format!(
+                "cannot read kubeconfig {}: No such file or directory (os error 2)",
+                path.display()
+            ),
+            "{e}"
+        );
+        assert!(!e.contains("'\""), "{e}");
+        std::fs::write(&path, "clusters: [").expect("write");
+        let e = KubeCluster::connect(Some(&path), None)
+            .await
+            .expect_err("bad YAML")
+            .to_string();
+        assert!(!e.contains("'\""), "{e}");
+        assert!(
+            e.contains("line") || e.contains("EOF") || e.contains("end"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -269,9 +269,16 @@ impl LiveCache {
                         Some(s) if s.synced => {}
                         Some(s) => {
                             pending = Some(s.error.clone());
-                            // Errors that will not go away by waiting fail fast.
+                            // Errors that will not go away by waiting fail fast. So does an
+                            // unreachable server for a kind never listed (a stopped cluster at
+                            // start-up): the App says so at once instead of "loading" for the
+                            // whole timeout, and the watch keeps retrying meanwhile.
                             if let Some(e) = &s.error
-                                && matches!(e, ClusterError::Forbidden { .. })
+                                && matches!(
+                                    e,
+                                    ClusterError::Forbidden { .. }
+                                        | ClusterError::Unreachable { .. }
+                                )
                             {
                                 return Err(e.clone());
                             }

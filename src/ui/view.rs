@@ -74,6 +74,52 @@ fn trunc(s: &str, w: usize) -> String {
     }
 }
 
+/// `text` broken into lines of at most `w` characters at spaces (words longer than a line are
+/// split), so an error is shown whole in a dialog instead of cut at its edge.
+fn wrap(text: &str, w: usize) -> Vec<String> {
+    let w = w.max(10);
+    let mut out = Vec::new();
+    for para in text.lines() {
+        let indent: String = para.chars().take_while(|c| *c == ' ').collect();
+        let mut line = String::new();
+        for word in para.split_whitespace() {
+            let mut word = word.to_string();
+            loop {
+                let len = line.chars().count();
+                let wl = word.chars().count();
+                if len == 0 {
+                    line.push_str(&indent);
+                }
+                let len = line.chars().count();
+                let sep = usize::from(len > indent.len());
+                if len + sep + wl <= w {
+                    if sep == 1 {
+                        line.push(' ');
+                    }
+                    line.push_str(&word);
+                    break;
+                }
+                if len > indent.len() {
+                    out.push(std::mem::take(&mut line));
+                    continue;
+                }
+                // A word longer than the line: split it.
+                let take = w.saturating_sub(len).max(1);
+                line.extend(word.chars().take(take));
+                word = word.chars().skip(take).collect();
+                out.push(std::mem::take(&mut line));
+                if word.is_empty() {
+                    break;
+                }
+            }
+        }
+        if !line.is_empty() || para.trim().is_empty() {
+            out.push(line);
+        }
+    }
+    out
+}
+
 fn spinner(state: &State) -> &'static str {
     let s = state.opts.theme.symbols.spinner;
     s[(state.tick as usize) % s.len()]
@@ -1925,20 +1971,24 @@ fn render_dialog(state: &State, d: &Dialog, f: &mut Frame, area: Rect) {
                 .filter(|d| d.state == ResourceState::Extra)
                 .count();
             let updated = a.diffs.len() - created - pruned;
-            v.push(Line::from(vec![
-                Span::styled(format!("{created} to create"), t.diff_add),
-                Span::raw(", "),
-                Span::styled(format!("{updated} to update"), t.warn),
-                Span::raw(", "),
-                Span::styled(
-                    if s.flags[0] {
-                        format!("{pruned} to prune")
-                    } else {
-                        format!("{pruned} left in place (prune off)")
-                    },
-                    t.diff_del,
-                ),
-            ]));
+            // Counts only from a compare that happened.
+            let counted = app_error(a).is_none() && a.compared_at.is_some();
+            v.extend(counted.then(|| {
+                Line::from(vec![
+                    Span::styled(format!("{created} to create"), t.diff_add),
+                    Span::raw(", "),
+                    Span::styled(format!("{updated} to update"), t.warn),
+                    Span::raw(", "),
+                    Span::styled(
+                        if s.flags[0] {
+                            format!("{pruned} to prune")
+                        } else {
+                            format!("{pruned} left in place (prune off)")
+                        },
+                        t.diff_del,
+                    ),
+                ])
+            }));
             let fixed = 2 + SYNC_FLAGS.len() + 5 + usize::from(s.guard.expect.is_some());
             let room = ih.saturating_sub(fixed).max(1);
             for (n, d) in a.diffs.iter().enumerate() {
@@ -1956,7 +2006,21 @@ fn render_dialog(state: &State, d: &Dialog, f: &mut Frame, area: Rect) {
                     Span::styled(format!("  {}", d.key.namespace), t.dim),
                 ]));
             }
-            if a.diffs.is_empty() {
+            if let Some(e) = app_error(a) {
+                // The engine could not compare: there is no preview to trust.
+                v.push(Line::from(Span::styled(
+                    "  cannot preview: the engine could not compare this App",
+                    t.error,
+                )));
+                for l in wrap(e, iw.saturating_sub(2)) {
+                    v.push(Line::from(Span::styled(format!("  {l}"), t.error)));
+                }
+            } else if a.compared_at.is_none() {
+                v.push(Line::from(Span::styled(
+                    format!("  {} not compared yet: the preview follows", spinner(state)),
+                    t.progress,
+                )));
+            } else if a.diffs.is_empty() {
                 v.push(Line::from(Span::styled(
                     "  no differences: the sync re-applies every resource",
                     t.dim,
@@ -2052,15 +2116,18 @@ fn render_dialog(state: &State, d: &Dialog, f: &mut Frame, area: Rect) {
                         v.push(Line::from(Span::styled(r.message.clone(), style)));
                     }
                 }
-                None => v.push(Line::from(Span::styled(
+                // Only until the engine answers: a refusal or failure before the operation
+                // started is the whole story.
+                None if p.outcome.is_none() => v.push(Line::from(Span::styled(
                     format!("{} waiting for the engine…", spinner(state)),
                     t.progress,
                 ))),
+                None => {}
             }
             match &p.outcome {
                 Some(CommandOutcome::Refused(m)) | Some(CommandOutcome::Failed(m)) => {
-                    for l in m.lines() {
-                        v.push(Line::from(Span::styled(l.to_string(), t.error)));
+                    for l in wrap(m, iw) {
+                        v.push(Line::from(Span::styled(l, t.error)));
                     }
                 }
                 _ => {}
@@ -2662,6 +2729,24 @@ mod tests {
         assert_eq!(window(100, 15, 10), (6, 10));
         assert_eq!(window(5, 4, 10), (0, 5));
         assert_eq!(window(5, 0, 0), (0, 0));
+    }
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_keeps_everything() {
+        let text = "cannot read kubeconfig /nonexistent/kubeconfig: No such file or directory (os error 2)\n  set KUBECONFIG or --kubeconfig to a valid file";
+        let lines = wrap(text, 30);
+        assert!(lines.iter().all(|l| l.chars().count() <= 30), "{lines:?}");
+        assert_eq!(lines[0], "cannot read kubeconfig");
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("  --kubeconfig to a valid file")
+        );
+        let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(words(&lines.join(" ")), words(text));
+        assert_eq!(
+            wrap("abcdefghijklmnopqrstuvwxyz", 10),
+            ["abcdefghij", "klmnopqrst", "uvwxyz"]
+        );
     }
 
     #[test]
