@@ -142,7 +142,8 @@ pub struct ReconcileConfig {
     pub poll_interval_secs: u64,
     /// Random extra delay added to each poll, in seconds (Argo CD: up to 60).
     pub poll_jitter_secs: u64,
-    /// How long a sync waits for one wave (or hook) to become healthy, in seconds.
+    /// How long a sync waits for one wave (or hook) to become healthy, in seconds; 0 waits
+    /// without limit, as Argo CD does.
     pub wave_timeout_secs: u64,
     /// Whether the TUI runs auto-sync and self-heal itself while it is open. `false` leaves them
     /// to `sextant reconcile` (or Argo CD); the TUI then only observes and acts on request.

@@ -18,7 +18,7 @@ use super::{CliResult, Context};
 use crate::app::Backoff;
 use crate::engine::api::{
     AppState, Command, CommandOutcome, EngineHandle, Event, OperationPhase, OperationResult,
-    ResourceFilter, ResourceState, RetryOverride, SyncOptions,
+    ResourceFilter, ResourceRow, ResourceState, RetryOverride, SyncOptions,
 };
 
 /// Options shared by commands that read live state.
@@ -217,9 +217,19 @@ pub fn app_state_json(s: &AppState, ctx: &Context) -> Value {
     if let Some(m) = v.as_object_mut() {
         let mut status = status_json(s);
         if let Some(sm) = status.as_object_mut() {
+            // As Argo CD's `status.resources`: the managed resources only; what they own
+            // (ReplicaSets, Pods) is the resource tree.
+            let (children, managed): (Vec<&ResourceRow>, Vec<&ResourceRow>) = s
+                .resources
+                .iter()
+                .partition(|r| r.state == ResourceState::Child);
             sm.insert(
                 "resources".into(),
-                Value::Array(s.resources.iter().map(resource_json).collect()),
+                Value::Array(managed.into_iter().map(resource_json).collect()),
+            );
+            sm.insert(
+                "children".into(),
+                Value::Array(children.into_iter().map(resource_json).collect()),
             );
         }
         m.insert("status".into(), status);
@@ -725,7 +735,7 @@ fn finish_operation(r: &OperationResult, format: Format) -> CliResult {
     output::emit(&text)?;
     match r.phase {
         OperationPhase::Succeeded => Ok(()),
-        OperationPhase::Failed | OperationPhase::Refused => Err(eyre!(
+        OperationPhase::Failed | OperationPhase::Error | OperationPhase::Refused => Err(eyre!(
             "{} of {} {}: {}",
             output::operation_kind(r.kind),
             r.app,
@@ -960,6 +970,7 @@ mod tests {
                 message: "invalid name".into(),
             }],
             resources_omitted: 2,
+            source: None,
         });
         let text = operation_text(&s);
         for want in [

@@ -50,6 +50,7 @@ pub fn resource_state(s: ResourceState) -> &'static str {
         ResourceState::Missing => "Missing",
         ResourceState::Extra => "Extra",
         ResourceState::Child => "Child",
+        ResourceState::Unknown => "Unknown",
     }
 }
 
@@ -66,6 +67,7 @@ pub fn operation_phase(p: OperationPhase) -> &'static str {
     match p {
         OperationPhase::Succeeded => "Succeeded",
         OperationPhase::Failed => "Failed",
+        OperationPhase::Error => "Error",
         OperationPhase::Refused => "Refused",
     }
 }

@@ -63,6 +63,9 @@ pub enum ResourceState {
     Extra,
     /// Not desired and not tracked, shown for the tree only (ReplicaSets, Pods).
     Child,
+    /// Tracked by this App while its manifests cannot be generated (ComparisonError): what Git
+    /// wants is unknown, so it is neither in sync nor to prune (Argo CD: sync status Unknown).
+    Unknown,
 }
 
 /// One row of the Resources pane.
@@ -204,6 +207,9 @@ pub struct OperationState {
     pub resources: Vec<ResourceResult>,
     /// Results not kept in `resources` (large Apps), counted in `summary`.
     pub resources_omitted: usize,
+    /// Fingerprint of the App's source the operation ran with (`reconcile::source_fingerprint`):
+    /// auto-sync does not repeat a failed attempt at the same revision and source.
+    pub source: Option<String>,
 }
 
 /// Conditions shown in the App's row and `app get` (Argo CD's `status.conditions`).
@@ -495,7 +501,11 @@ pub struct ResourceResult {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OperationPhase {
     Succeeded,
+    /// The sync ran and failed (a resource or hook failed, a wave timed out, ...).
     Failed,
+    /// The operation could not start: its manifests could not be generated (Argo CD's
+    /// `Error` phase).
+    Error,
     /// Refused before touching the cluster (lock held, rollback with auto-sync on, ...).
     Refused,
 }

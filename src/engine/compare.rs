@@ -740,7 +740,14 @@ pub fn rows_and_diffs(
     for i in &cmp.items {
         seen.insert(i.key.clone());
         let desired = i.desired.as_ref().map(|d| &*d.obj);
-        let h = health::resource_health(i.live.as_deref());
+        let hook = i.desired.as_ref().is_some_and(|d| d.hook);
+        // As Argo CD: no health for kinds without a health check (ConfigMap, Secret, ...) nor
+        // for a hook's own row; Missing when a desired object is not in the cluster.
+        let h = match i.live.as_deref() {
+            _ if hook => None,
+            None => Some(health::resource_health(None)),
+            Some(live) => health::assess(live),
+        };
         let ann = |k: &str| {
             desired
                 .or(i.live.as_deref())
@@ -764,13 +771,13 @@ pub fn rows_and_diffs(
             state: i.state,
             sync: match i.state {
                 ResourceState::Synced => SyncStatus::Synced,
+                ResourceState::Unknown => SyncStatus::Unknown,
                 _ => SyncStatus::OutOfSync,
             },
-            health: Some(h.status),
-            message: if i.message.is_empty() {
-                h.message.clone()
-            } else {
-                i.message.clone()
+            health: h.as_ref().map(|h| h.status),
+            message: match &h {
+                Some(h) if i.message.is_empty() => h.message.clone(),
+                _ => i.message.clone(),
             },
             owners: i
                 .live
@@ -778,12 +785,12 @@ pub fn rows_and_diffs(
                 .map(|l| owner_keys(l, &i.key.namespace))
                 .unwrap_or_default(),
             wave,
-            hook: i.desired.as_ref().is_some_and(|d| d.hook),
+            hook,
             prune_disabled,
             foreign_owner: i.foreign.clone(),
             pod: None,
         });
-        if i.state != ResourceState::Synced {
+        if !matches!(i.state, ResourceState::Synced | ResourceState::Unknown) {
             diffs.push(ResourceDiff {
                 key: i.key.clone(),
                 state: i.state,
@@ -810,13 +817,13 @@ pub fn rows_and_diffs(
                 if !seen.insert(k.clone()) {
                     continue;
                 }
-                let h = health::resource_health(Some(&o));
+                let h = health::assess(&o);
                 rows.push(ResourceRow {
                     version: Gvk::of(&o).map(|g| g.version).unwrap_or_default(),
                     state: ResourceState::Child,
                     sync: SyncStatus::Synced,
-                    health: Some(h.status),
-                    message: h.message,
+                    health: h.as_ref().map(|h| h.status),
+                    message: h.map(|h| h.message).unwrap_or_default(),
                     owners: owner_keys(&o, ns),
                     wave: 0,
                     hook: false,

@@ -376,6 +376,7 @@ pub fn operation_starting(
         summary: BTreeMap::new(),
         resources: Vec::new(),
         resources_omitted: 0,
+        source: None,
     }
 }
 
@@ -386,6 +387,7 @@ pub fn operation_finished(started: &OperationState, result: &OperationResult) ->
     rec.phase = match result.phase {
         OperationPhase::Succeeded => RecordedPhase::Succeeded,
         OperationPhase::Failed | OperationPhase::Refused => RecordedPhase::Failed,
+        OperationPhase::Error => RecordedPhase::Error,
     };
     rec.message = result.message.clone();
     rec.finished_at = Some(now_rfc3339());
@@ -505,6 +507,7 @@ pub fn operation_to_json(o: &OperationState) -> Value {
             "result": format!("{:?}", r.code), "message": r.message,
         })).collect::<Vec<_>>(),
         "resourcesOmitted": o.resources_omitted,
+        "sourceFingerprint": o.source,
     })
 }
 
@@ -591,6 +594,7 @@ pub fn operation_from_json(v: &Value) -> Option<OperationState> {
             .and_then(Value::as_u64)
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(0),
+        source: s("sourceFingerprint"),
     })
 }
 

@@ -17,8 +17,8 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use super::api::{
     AppState, AutoSyncState, Command, CommandOutcome, Condition, ConditionKind, DesiredApp,
     EngineHandle, Event, LastSync, Notice, NoticeLevel, OperationInfo, OperationKind,
-    OperationPhase, OperationResult, Repo, RepoStatus, Request, ResourceState, Revision, Snapshot,
-    SyncOptions, SyncStatus,
+    OperationPhase, OperationResult, RecordedPhase, Repo, RepoStatus, Request, ResourceState,
+    Revision, Snapshot, SyncOptions, SyncStatus,
 };
 use super::cache::LiveCache;
 use super::compare::{Comparer, Comparison, Prepared, prepare, rows_and_diffs};
@@ -500,6 +500,19 @@ struct Actor {
     op_running: bool,
     /// Revision auto-sync last attempted (once per revision).
     auto_synced: Option<String>,
+    /// The last operation's attempt (ours, or another operator's from the record in the
+    /// cluster): auto-sync never repeats one that failed at the same revision and source.
+    last_attempt: Option<Attempt>,
+    /// Id of the last finished operation record taken into `last_attempt`.
+    record_seen: Option<String>,
+    /// Revision whose skipped auto-sync was announced (once per revision).
+    skip_noticed: Option<String>,
+    /// Why the desired state cannot be generated (render failure, unresolvable revision): the
+    /// live objects are then listed with sync status Unknown.
+    unrendered: Option<String>,
+    /// Kinds of every successful render, watched so that a later render failure still finds
+    /// the App's live objects.
+    rendered_kinds: BTreeSet<Gvk>,
     heal_attempts: u32,
     next_heal: Option<tokio::time::Instant>,
     dirty_at: Option<tokio::time::Instant>,
@@ -526,6 +539,11 @@ impl Actor {
             override_: None,
             op_running: false,
             auto_synced: None,
+            last_attempt: None,
+            record_seen: None,
+            skip_noticed: None,
+            unrendered: None,
+            rendered_kinds: BTreeSet::new(),
             heal_attempts: 0,
             next_heal: None,
             dirty_at: None,
@@ -672,23 +690,29 @@ impl Actor {
                 if !result.dry_run
                     && matches!(
                         result.phase,
-                        OperationPhase::Succeeded | OperationPhase::Failed
+                        OperationPhase::Succeeded | OperationPhase::Failed | OperationPhase::Error
                     )
                 {
                     self.auto_synced = Some(result.revision.clone());
+                    self.last_attempt = Some(Attempt {
+                        revision: result.revision.clone(),
+                        source: Some(source_fingerprint(&self.app)),
+                        failed: (result.phase != OperationPhase::Succeeded)
+                            .then(|| result.message.clone()),
+                    });
                 }
                 let name = self.app.name.clone();
                 self.shared.update(&name, |s| {
                     s.operation = None;
                     s.conditions.retain(|c| c.kind != ConditionKind::SyncError);
-                    if result.phase == OperationPhase::Failed {
+                    if matches!(result.phase, OperationPhase::Failed | OperationPhase::Error) {
                         s.conditions.push(Condition {
                             kind: ConditionKind::SyncError,
                             message: result.message.clone(),
                         });
                     }
                 });
-                if result.phase == OperationPhase::Failed {
+                if matches!(result.phase, OperationPhase::Failed | OperationPhase::Error) {
                     self.conditions
                         .retain(|c| c.kind != ConditionKind::SyncError);
                     self.conditions.push(Condition {
@@ -818,11 +842,15 @@ impl Actor {
         if self.auto_synced.is_none() {
             self.auto_synced = self.history.last().map(|e| e.revision.clone());
         }
+        self.take_recorded_attempt();
         let rev = match &self.revision {
             Ok(r) => r.clone(),
             Err(e) => {
+                let e = e.clone();
                 self.set_condition(ConditionKind::ComparisonError, e.clone());
-                self.publish(None);
+                self.prepared = None;
+                self.unrendered = Some(e);
+                self.compare(true).await;
                 return;
             }
         };
@@ -834,23 +862,81 @@ impl Actor {
             match self.shared.opts.repo.render(&self.app, &rev.sha).await {
                 Ok(objs) => {
                     let p = prepare(&self.app, objs, cluster.as_ref()).await;
+                    self.rendered_kinds.extend(p.gvks());
+                    self.unrendered = None;
                     self.prepared = Some((rev.sha.clone(), p));
                     if hard {
                         self.comparer.clear();
                     }
                 }
                 Err(e) => {
+                    // As Argo CD (failedToLoadObjs): the App keeps its live resources, with sync
+                    // status Unknown and health from the live objects, and the error as a
+                    // condition — never an empty App.
+                    let e = format!("render failed: {e}");
                     self.prepared = None;
-                    self.set_condition(
-                        ConditionKind::ComparisonError,
-                        format!("render failed: {e}"),
-                    );
-                    self.publish(None);
+                    self.set_condition(ConditionKind::ComparisonError, e.clone());
+                    self.unrendered = Some(e);
+                    self.compare(true).await;
                     return;
                 }
             }
         }
         self.compare(true).await;
+    }
+
+    /// A finished operation recorded in the cluster that this actor has not seen yet (another
+    /// session's, or ours from before a restart) is the last attempt, as Argo CD reads its
+    /// `operationState`. Our own record repeats what `OpDone` already set.
+    fn take_recorded_attempt(&mut self) {
+        let Some(op) = &self.history.operation else {
+            return;
+        };
+        let finished = matches!(
+            op.phase,
+            RecordedPhase::Succeeded | RecordedPhase::Failed | RecordedPhase::Error
+        );
+        if !finished || op.dry_run || self.record_seen.as_deref() == Some(op.id.as_str()) {
+            return;
+        }
+        self.record_seen = Some(op.id.clone());
+        if op.revision.sha.is_empty() {
+            return;
+        }
+        self.last_attempt = Some(Attempt {
+            revision: op.revision.sha.clone(),
+            source: op.source.clone(),
+            failed: (op.phase != RecordedPhase::Succeeded).then(|| op.message.clone()),
+        });
+    }
+
+    /// Auto-sync is skipped because the last attempt at `rev` failed (Argo CD: "Skipping
+    /// auto-sync: failed previous sync attempt to <rev>", condition `SyncError`). Said once per
+    /// revision; the condition stays until an operation ends or the revision changes.
+    fn skip_failed_attempt(&mut self, rev: &str, message: &str) {
+        self.heal_attempts = 0;
+        self.next_heal = None;
+        let condition = Condition {
+            kind: ConditionKind::SyncError,
+            message: format!("Failed sync attempt to {rev}: {message}"),
+        };
+        self.conditions
+            .retain(|c| c.kind != ConditionKind::SyncError);
+        self.conditions.push(condition.clone());
+        let name = self.app.name.clone();
+        self.shared.update(&name, |s| {
+            s.conditions.retain(|c| c.kind != ConditionKind::SyncError);
+            s.conditions.push(condition);
+        });
+        if self.skip_noticed.as_deref() != Some(rev) {
+            self.skip_noticed = Some(rev.to_string());
+            self.shared.notice(
+                NoticeLevel::Warn,
+                format!(
+                    "{name}: Skipping auto-sync: failed previous sync attempt to {rev}\n  a new commit, a manual sync or a retry policy (syncPolicy.retry) starts again"
+                ),
+            );
+        }
     }
 
     fn watched_kinds(&self) -> Vec<Gvk> {
@@ -860,6 +946,7 @@ impl Actor {
             .map(|(_, p)| p.gvks().into_iter().collect())
             .unwrap_or_default();
         kinds.extend(self.history.inventory.iter().cloned());
+        kinds.extend(self.rendered_kinds.iter().cloned());
         kinds.insert(Gvk::new("apps", "v1", "ReplicaSet"));
         kinds.insert(Gvk::new("", "v1", "Pod"));
         kinds.into_iter().collect()
@@ -868,8 +955,14 @@ impl Actor {
     /// Compare from the cache. `full` waits for watches (after a refresh); otherwise this is a
     /// re-compare triggered by live changes.
     async fn compare(&mut self, full: bool) {
-        let (Some(cache), Some((sha, prepared))) = (self.cache.clone(), self.prepared.clone())
-        else {
+        // Manifests that cannot be generated are compared as "nothing desired": the App's live
+        // objects are found all the same (made Unknown below, never extras to prune).
+        let desired = self.prepared.clone().or_else(|| {
+            self.unrendered
+                .as_ref()
+                .map(|_| (String::new(), Prepared::default()))
+        });
+        let (Some(cache), Some((sha, prepared))) = (self.cache.clone(), desired) else {
             if full {
                 self.publish(None);
             }
@@ -909,7 +1002,10 @@ impl Actor {
             self.conditions
                 .retain(|c| c.kind != ConditionKind::ClusterError);
         }
-        let cmp = self.comparer.compare(&self.app, &prepared, &cache).await;
+        let mut cmp = self.comparer.compare(&self.app, &prepared, &cache).await;
+        if self.unrendered.is_some() {
+            desired_state_unknown(&mut cmp);
+        }
         // Argo CD: an App whose live state matches the manifests of the revision compared is
         // Synced *at that revision*, even when no sync ran for it (a commit that did not change
         // this App's manifests). History is not touched.
@@ -1039,6 +1135,19 @@ impl Actor {
         if !needs {
             self.heal_attempts = 0;
             self.next_heal = None;
+            return;
+        }
+        // Argo CD never repeats an automated sync of a revision and source whose last attempt
+        // failed (a retry policy retries within the operation): re-running hooks and waves on
+        // every poll fixes nothing. A new commit, a manual sync or a changed source start again.
+        let failed = self
+            .last_attempt
+            .as_ref()
+            .and_then(|a| a.failed_at(&rev.sha, &source_fingerprint(&self.app)))
+            .map(str::to_string);
+        if let Some(message) = failed {
+            let rev = rev.sha.clone();
+            self.skip_failed_attempt(&rev, &message);
             return;
         }
         let new_revision = self.auto_synced.as_deref() != Some(rev.sha.as_str());
@@ -1209,6 +1318,57 @@ impl Actor {
     }
 }
 
+/// What Git wants is unknown (the manifests could not be generated): every live object the App
+/// tracks is listed with sync status Unknown — neither in sync nor to prune — and the App's sync
+/// status is Unknown; health stays that of the live objects (Argo CD's `failedToLoadObjs`).
+fn desired_state_unknown(cmp: &mut Comparison) {
+    for i in &mut cmp.items {
+        i.state = ResourceState::Unknown;
+        i.message.clear();
+        i.diff.clear();
+    }
+    cmp.sync = SyncStatus::Unknown;
+}
+
+/// What an operation attempted (Argo CD's `operationState.syncResult` with its phase).
+#[derive(Debug, Clone, PartialEq)]
+struct Attempt {
+    revision: String,
+    /// [`source_fingerprint`] of the App it ran for; `None` from a record written before
+    /// fingerprints were kept (taken as the same source).
+    source: Option<String>,
+    /// Why it failed; `None` when it succeeded.
+    failed: Option<String>,
+}
+
+impl Attempt {
+    /// Argo CD's `alreadyAttemptedSync` with an unsuccessful phase: the last operation failed at
+    /// `revision` with the App's current source, so auto-sync and self-heal must not repeat it.
+    fn failed_at(&self, revision: &str, source: &str) -> Option<&str> {
+        let same_source = self.source.as_deref().is_none_or(|s| s == source);
+        if self.revision == revision && same_source {
+            self.failed.as_deref()
+        } else {
+            None
+        }
+    }
+}
+
+/// Identifies an App's parameters besides the revision (Argo CD compares the App's source with
+/// the one of the last sync, `targetRevision` aside): repository, path and the Helm or directory
+/// settings. FNV-1a over the source's debug form, so the value stored in the cluster is the same
+/// for every build of this version; a format change costs at most one extra automated attempt.
+pub fn source_fingerprint(app: &App) -> String {
+    let mut source = app.source.clone();
+    source.target_revision.clear();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in format!("{source:?}").bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
 /// Self-heal backoff: 2s × 3ⁿ, capped at 300s.
 pub fn heal_delay(attempts: u32) -> Duration {
     let mut d = Duration::from_secs(2);
@@ -1256,6 +1416,14 @@ impl OpContext {
         }
     }
 
+    /// The operation cannot start: no manifests to sync (Argo CD's `Error` phase).
+    fn error(&self, message: String) -> OperationResult {
+        OperationResult {
+            phase: OperationPhase::Error,
+            ..self.refused(message)
+        }
+    }
+
     async fn run(&self) -> OperationResult {
         let what = match self.kind {
             OperationKind::Rollback => "rollback",
@@ -1278,7 +1446,7 @@ impl OpContext {
         };
         // The operation record every operator sees (`app get --show-operation`): Running now,
         // the result at the end, also on failure.
-        let record = history::operation_starting(
+        let mut record = history::operation_starting(
             lock.identity(),
             self.kind,
             &user,
@@ -1286,6 +1454,7 @@ impl OpContext {
             &self.options,
             &self.app.sync_policy.sync_options,
         );
+        record.source = Some(source_fingerprint(&self.app));
         if let Err(e) =
             history::store_operation_start(self.cluster.as_ref(), &self.app.name, &record).await
         {
@@ -1327,7 +1496,7 @@ impl OpContext {
                     .await
                 {
                     Ok(o) => o,
-                    Err(e) => return self.failed(format!("render failed: {e}")),
+                    Err(e) => return self.error(format!("render failed: {e}")),
                 };
                 let p = prepare(&self.app, objs, self.cluster.as_ref()).await;
                 self.cache.ensure(&p.gvks());
@@ -1355,7 +1524,11 @@ impl OpContext {
             prune,
             cache: &self.cache,
             events: &self.shared.events,
-            wave_timeout: Duration::from_secs(self.shared.opts.reconcile.wave_timeout_secs),
+            // 0: wait without limit, as Argo CD does.
+            wave_timeout: match self.shared.opts.reconcile.wave_timeout_secs {
+                0 => None,
+                secs => Some(Duration::from_secs(secs)),
+            },
         };
         let run = sync::run(&req);
         let mut result = match self.options.timeout {

@@ -15,8 +15,8 @@ struct Inner {
     apps: Vec<App>,
     /// app → current revision
     heads: HashMap<String, Revision>,
-    /// (app, sha) → objects
-    manifests: HashMap<(String, String), Vec<Value>>,
+    /// (app, sha) → objects, or why they cannot be generated
+    manifests: HashMap<(String, String), Result<Vec<Value>, String>>,
 }
 
 /// In-memory desired state. `commit` makes a new revision the App's target.
@@ -40,6 +40,22 @@ impl StaticRepo {
 
     /// Record `objects` as revision `sha` of `app` and make it the target.
     pub fn commit(&self, app: &str, sha: &str, subject: &str, objects: Vec<Value>) {
+        self.commit_result(app, sha, subject, Ok(objects));
+    }
+
+    /// Make revision `sha` of `app` the target, one whose manifests cannot be generated: a
+    /// render answers `error` (a template error, as Helm would report it).
+    pub fn commit_broken(&self, app: &str, sha: &str, subject: &str, error: &str) {
+        self.commit_result(app, sha, subject, Err(error.to_string()));
+    }
+
+    fn commit_result(
+        &self,
+        app: &str,
+        sha: &str,
+        subject: &str,
+        objects: Result<Vec<Value>, String>,
+    ) {
         if let Ok(mut i) = self.inner.lock() {
             i.manifests
                 .insert((app.to_string(), sha.to_string()), objects);
@@ -111,7 +127,7 @@ impl Repo for StaticRepo {
             i.manifests
                 .get(&(app.name.clone(), sha.to_string()))
                 .cloned()
-                .ok_or_else(|| format!("{}: revision {sha} has no manifests", app.name))
+                .unwrap_or_else(|| Err(format!("{}: revision {sha} has no manifests", app.name)))
         })
     }
 

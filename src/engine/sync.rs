@@ -83,8 +83,18 @@ pub struct SyncRequest<'a> {
     pub prune: bool,
     pub cache: &'a Arc<LiveCache>,
     pub events: &'a broadcast::Sender<Event>,
-    /// How long one wave (or hook) may take to become healthy ([`DEFAULT_WAVE_TIMEOUT`]).
-    pub wave_timeout: Duration,
+    /// How long one wave (or hook) may take to become healthy ([`DEFAULT_WAVE_TIMEOUT`]);
+    /// `None` waits without limit, as Argo CD does.
+    pub wave_timeout: Option<Duration>,
+}
+
+/// The moment `timeout` from now runs out; `None` never does.
+fn deadline_after(timeout: Option<Duration>) -> Option<tokio::time::Instant> {
+    timeout.map(|t| tokio::time::Instant::now() + t)
+}
+
+fn passed(deadline: Option<tokio::time::Instant>) -> bool {
+    deadline.is_some_and(|d| tokio::time::Instant::now() >= d)
 }
 
 struct Progress<'a> {
@@ -108,6 +118,26 @@ impl Progress<'_> {
             resource: Some(r.clone()),
         });
         self.results.push(r);
+    }
+
+    /// A resource applied earlier in this attempt failed afterwards (it became Degraded while
+    /// its wave was waited on): its result says so.
+    fn fail(&mut self, key: &ResourceKey, message: String) {
+        let Some(r) = self.results.iter_mut().rev().find(|r| &r.key == key) else {
+            return;
+        };
+        r.code = ResultCode::Failed;
+        r.message = message;
+        let r = r.clone();
+        let _ = self.events.send(Event::Progress {
+            app: self.app.to_string(),
+            phase: r.phase.clone(),
+            wave: r.wave,
+            done: self.done,
+            total: self.total,
+            message: format!("{:?} {}", r.code, r.key),
+            resource: Some(r),
+        });
     }
 
     fn note(&self, phase: Phase, wave: i64, message: String) {
@@ -483,7 +513,7 @@ async fn execute(
                 *wave,
                 format!("waiting for wave {wave} to become healthy"),
             );
-            wait_healthy(req, &applied, wave_timeout).await?;
+            wait_healthy(req, &applied, wave_timeout, p).await?;
         }
     }
     if !pruned {
@@ -536,11 +566,11 @@ async fn apply_one(
         }
         // The CRD was applied in an earlier position; wait for its kind to be served (as long
         // as a wave may take: a CRD is established in seconds, a slow apiserver gets longer).
-        let deadline = tokio::time::Instant::now() + req.wave_timeout;
+        let deadline = deadline_after(req.wave_timeout);
         loop {
             match cluster.resolve(&t.desired.gvk).await {
                 Ok(_) => break,
-                Err(ClusterError::UnknownKind { .. }) if tokio::time::Instant::now() < deadline => {
+                Err(ClusterError::UnknownKind { .. }) if !passed(deadline) => {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
                 Err(e) => {
@@ -626,17 +656,26 @@ fn schema_hint(no_validate: bool) -> String {
     s
 }
 
-/// Wait until the applied resources are healthy (Degraded fails the sync at once).
+/// Wait until the applied resources of a wave are healthy, as gitops-engine's sync context does:
+/// a resource that becomes Degraded fails its own step, and the wave is still waited on until
+/// every other resource is healthy (or failed); then the operation fails naming the Degraded
+/// ones ("one or more synchronization tasks completed unsuccessfully"). `timeout` `None` waits
+/// without limit (Argo CD); a timeout fails the operation naming what it waited for.
 async fn wait_healthy(
     req: &SyncRequest<'_>,
     keys: &[(ResourceKey, Gvk)],
-    timeout: Duration,
+    timeout: Option<Duration>,
+    p: &mut Progress<'_>,
 ) -> Result<(), Failure> {
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = deadline_after(timeout);
     let mut rx = req.cache.subscribe();
+    let mut degraded: Vec<(ResourceKey, String)> = Vec::new();
     loop {
         let mut waiting = None;
         for (k, gvk) in keys {
+            if degraded.iter().any(|(d, _)| d == k) {
+                continue;
+            }
             let mut live = req.cache.get(k);
             // A kind the cache does not watch yet (one a CRD of this sync defines): ask the
             // server, or the wave would wait for an object it can never see.
@@ -654,17 +693,35 @@ async fn wait_healthy(
             match h.status {
                 HealthStatus::Healthy | HealthStatus::Suspended => {}
                 HealthStatus::Degraded => {
-                    return Err(Failure {
-                        message: format!("{k} is Degraded: {}", h.message),
-                    });
+                    let message = format!("Degraded: {}", h.message);
+                    p.fail(k, message.clone());
+                    degraded.push((k.clone(), message));
                 }
                 _ => {
-                    waiting = Some(format!("{k} is {}: {}", h.status, h.message));
-                    break;
+                    if waiting.is_none() {
+                        waiting = Some(format!("{k} is {}: {}", h.status, h.message));
+                    }
                 }
             }
         }
-        let Some(w) = waiting else { return Ok(()) };
+        let failed = || {
+            degraded
+                .iter()
+                .map(|(k, m)| format!("{k} is {m}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let Some(w) = waiting else {
+            if degraded.is_empty() {
+                return Ok(());
+            }
+            return Err(Failure {
+                message: format!(
+                    "one or more synchronization tasks completed unsuccessfully: {}",
+                    failed()
+                ),
+            });
+        };
         // Losing the cluster while waiting fails the wave instead of waiting out the timeout
         // (a watch error alone may be a routine re-list, so ask the server to be sure).
         if keys
@@ -677,15 +734,19 @@ async fn wait_healthy(
                 message: format!("lost the cluster while waiting for health: {e}"),
             });
         }
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            return Err(Failure {
-                message: format!("timed out after {timeout:?} waiting for health: {w}"),
-            });
+        if let (Some(t), true) = (timeout, passed(deadline)) {
+            let mut message = format!("timed out after {t:?} waiting for health: {w}");
+            if !degraded.is_empty() {
+                message.push_str(&format!("; and {}", failed()));
+            }
+            return Err(Failure { message });
         }
         // Health comes from the watch; also re-check periodically in case it is lagging.
-        let _ =
-            tokio::time::timeout((deadline - now).min(Duration::from_secs(2)), rx.changed()).await;
+        let mut nap = Duration::from_secs(2);
+        if let Some(d) = deadline {
+            nap = nap.min(d.saturating_duration_since(tokio::time::Instant::now()));
+        }
+        let _ = tokio::time::timeout(nap, rx.changed()).await;
     }
 }
 
@@ -730,7 +791,7 @@ async fn run_hook(req: &SyncRequest<'_>, t: &Task, p: &mut Progress<'_>) -> Reso
     req.cache.observe(&created);
     // Wait for the hook to complete: Healthy (Job complete, Pod succeeded) or Degraded.
     let timeout = req.wave_timeout;
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = deadline_after(timeout);
     let (code, message) = loop {
         let live = match cluster.get(gvk, &key.namespace, &key.name).await {
             Ok(l) => l,
@@ -740,10 +801,14 @@ async fn run_hook(req: &SyncRequest<'_>, t: &Task, p: &mut Progress<'_>) -> Reso
         match h.status {
             HealthStatus::Healthy => break (ResultCode::HookSucceeded, h.message),
             HealthStatus::Degraded => break (ResultCode::HookFailed, h.message),
-            _ if tokio::time::Instant::now() >= deadline => {
+            _ if passed(deadline) => {
                 break (
                     ResultCode::HookFailed,
-                    format!("did not complete within {timeout:?}: {}", h.message),
+                    format!(
+                        "did not complete within {:?}: {}",
+                        timeout.unwrap_or_default(),
+                        h.message
+                    ),
                 );
             }
             _ => tokio::time::sleep(Duration::from_millis(500)).await,

@@ -1182,7 +1182,7 @@ fn on_event(state: &mut State, e: Event) {
         Event::OperationFinished(result) => {
             let level = match result.phase {
                 OperationPhase::Succeeded => NoticeLevel::Info,
-                OperationPhase::Failed => NoticeLevel::Error,
+                OperationPhase::Failed | OperationPhase::Error => NoticeLevel::Error,
                 OperationPhase::Refused => NoticeLevel::Warn,
             };
             let text = format!(
@@ -1254,7 +1254,7 @@ fn outcome_text(o: &CommandOutcome) -> (NoticeLevel, String) {
         CommandOutcome::Operation(r) => (
             match r.phase {
                 OperationPhase::Succeeded => NoticeLevel::Info,
-                OperationPhase::Failed => NoticeLevel::Error,
+                OperationPhase::Failed | OperationPhase::Error => NoticeLevel::Error,
                 OperationPhase::Refused => NoticeLevel::Warn,
             },
             format!(

@@ -297,7 +297,9 @@ impl Theme {
             ResourceState::Missing => (self.symbols.created, self.diff_add),
             ResourceState::Extra => (self.symbols.pruned, self.diff_del),
             ResourceState::OutOfSync => (self.symbols.modified, self.warn),
-            ResourceState::Synced | ResourceState::Child => (" ", self.dim),
+            ResourceState::Synced | ResourceState::Child | ResourceState::Unknown => {
+                (" ", self.dim)
+            }
         }
     }
 }
