@@ -930,7 +930,8 @@ impl Actor {
         });
         if self.skip_noticed.as_deref() != Some(rev) {
             self.skip_noticed = Some(rev.to_string());
-            self.shared.notice(
+            self.shared.app_notice(
+                &name,
                 NoticeLevel::Warn,
                 format!(
                     "{name}: Skipping auto-sync: failed previous sync attempt to {rev}\n  a new commit, a manual sync or a retry policy (syncPolicy.retry) starts again"
