@@ -224,3 +224,23 @@ fn a_new_multi_line_error_goes_to_the_log_whole_once() {
     update(&mut s, Action::Snapshot(failing));
     assert_eq!(s.log.len(), n);
 }
+
+#[test]
+fn the_note_gets_shorter_on_a_narrow_terminal() {
+    let s = with(
+        SessionSync::Auto {
+            exclude: vec!["prod".into()],
+        },
+        false,
+    );
+    let line = status_line(&draw(&s, 80, 24));
+    assert!(
+        line.contains("this session auto-syncs: dev, qa, staging") && !line.contains("not prod"),
+        "{line}"
+    );
+    let line = status_line(&draw(&s, 60, 24));
+    assert!(line.contains("auto-syncs: dev, qa, staging"), "{line}");
+    let s = with(SessionSync::External, true);
+    let line = status_line(&draw(&s, 80, 24));
+    assert!(line.contains("read-only: changes nothing"), "{line}");
+}

@@ -189,23 +189,27 @@ fn render_header(state: &State, f: &mut Frame, area: Rect) {
 
 fn render_status(state: &State, f: &mut Frame, area: Rect) {
     let t = &state.opts.theme;
-    // What the session does on its own stays at the right end whatever the left shows, unless
-    // the terminal is too narrow for both.
+    // What the session does on its own stays at the right end whatever the left shows: the
+    // longest wording that leaves 24 columns to the left, none when even the shortest does not.
     let mut area = area;
-    if let Some((note, style)) = session_note(state) {
+    let fitting = session_note(state).and_then(|(notes, style)| {
+        notes
+            .into_iter()
+            .find(|n| area.width as usize >= n.chars().count() + 3 + 24)
+            .map(|n| (n, style))
+    });
+    if let Some((note, style)) = fitting {
         let w = note.chars().count() as u16 + 3;
-        if area.width >= w + 30 {
-            let [left, right] =
-                Layout::horizontal([Constraint::Min(1), Constraint::Length(w)]).areas(area);
-            f.render_widget(
-                Paragraph::new(Line::from(vec![
-                    Span::styled(" │ ", t.dim),
-                    Span::styled(note, style),
-                ])),
-                right,
-            );
-            area = left;
-        }
+        let [left, right] =
+            Layout::horizontal([Constraint::Min(1), Constraint::Length(w)]).areas(area);
+        f.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled(" │ ", t.dim),
+                Span::styled(note, style),
+            ])),
+            right,
+        );
+        area = left;
     }
     let line = match &state.input {
         Some(Input::Filter(s)) => Line::from(vec![
@@ -244,12 +248,16 @@ fn render_status(state: &State, f: &mut Frame, area: Rect) {
 
 /// What this session does on its own, for the status line: whether keeping the console open
 /// changes the cluster, and where.
-fn session_note(state: &State) -> Option<(String, Style)> {
+fn session_note(state: &State) -> Option<(Vec<String>, Style)> {
     let t = &state.opts.theme;
+    let text = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     if state.opts.readonly {
         return (state.opts.session_sync != SessionSync::Unstated).then(|| {
             (
-                "read-only: this session changes nothing (no auto-sync)".to_string(),
+                text(&[
+                    "read-only: this session changes nothing (no auto-sync)",
+                    "read-only: changes nothing",
+                ]),
                 t.dim,
             )
         });
@@ -257,7 +265,11 @@ fn session_note(state: &State) -> Option<(String, Style)> {
     match &state.opts.session_sync {
         SessionSync::Unstated => None,
         SessionSync::External => Some((
-            "auto-sync left to `sextant reconcile` ([reconcile] in_ui = false)".to_string(),
+            text(&[
+                "auto-sync left to `sextant reconcile` ([reconcile] in_ui = false)",
+                "auto-sync left to `sextant reconcile`",
+                "no auto-sync here",
+            ]),
             t.dim,
         )),
         SessionSync::Auto { exclude } => {
@@ -278,18 +290,21 @@ fn session_note(state: &State) -> Option<(String, Style)> {
                 v.sort_unstable();
                 v.dedup();
             }
-            let mut note = if on.is_empty() {
-                "this session auto-syncs: nothing (no App has auto-sync on)".to_string()
+            let envs = if on.is_empty() {
+                "nothing (no App has auto-sync on)".to_string()
             } else {
-                format!("this session auto-syncs: {}", on.join(", "))
+                on.join(", ")
             };
+            let mut notes = Vec::new();
             if !held.is_empty() {
-                note.push_str(&format!(
-                    " (not {}: protected, start with --yes)",
+                notes.push(format!(
+                    "this session auto-syncs: {envs} (not {}: protected, start with --yes)",
                     held.join(", ")
                 ));
             }
-            Some((note, t.warn))
+            notes.push(format!("this session auto-syncs: {envs}"));
+            notes.push(format!("auto-syncs: {envs}"));
+            Some((notes, t.warn))
         }
     }
 }
