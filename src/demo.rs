@@ -492,11 +492,14 @@ pub fn cli(args: &DemoCommand, ctx: &crate::cli::Context) -> color_eyre::eyre::R
     type Slot = Arc<std::sync::Mutex<Option<(PathBuf, Config)>>>;
     let slot: Slot = Arc::default();
     let recorded = slot.clone();
+    let readonly = ctx.readonly;
     let open: OpenRepo = Box::new(move |dir: &Path, config: &Config| {
         *recorded.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((dir.to_path_buf(), config.clone()));
+        // With --readonly the engine's repository refuses promotion commits, as in `sextant`.
         let repo = crate::source::open_repo(Some(&dir.display().to_string()), config)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .with_read_only(readonly);
         // `GitRepo::new` renders natively (config forces `native`): the demo needs no helm.
         let git: Arc<dyn Repo> = Arc::new(crate::cli::gitrepo::GitRepo::new(repo, config));
         Ok(git)
