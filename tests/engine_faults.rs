@@ -1,5 +1,6 @@
 //! Fault injection against the real control plane: the apiserver is stopped in the middle of a
-//! sync. Its own test binary, because stopping the apiserver would break concurrent tests.
+//! sync, or restarted under a running engine. Its own test binary, because stopping the
+//! apiserver would break concurrent tests; its tests take turns (`SERIAL`).
 
 mod scenario;
 mod support;
@@ -10,17 +11,24 @@ use std::time::Duration;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
+use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use sextant::cluster::SingleCluster;
 use sextant::cluster::kube::KubeCluster;
-use sextant::engine::api::{Command, CommandOutcome, Event, OperationPhase, SyncOptions};
+use sextant::engine::api::{
+    Command, CommandOutcome, ConditionKind, Event, OperationPhase, SyncOptions, SyncStatus,
+};
 use sextant::engine::static_repo::StaticRepo;
 use sextant::engine::{Engine, EngineOptions};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
+/// One apiserver outage at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_interrupted_by_stopping_the_apiserver_fails_records_no_history_and_retry_completes() {
+    let _turn = SERIAL.lock().await;
     let tc = support::cluster();
     let ns = format!("eng-fault-{:x}", std::process::id());
     let name = format!("fault-{ns}");
@@ -134,4 +142,81 @@ async fn sync_interrupted_by_stopping_the_apiserver_fails_records_no_history_and
     };
     assert_eq!(r.phase, OperationPhase::Succeeded, "{r:?}");
     assert_eq!(r.history_id, Some(1));
+}
+
+/// Issue 22 point 7. After an apiserver restart the watches resume from a resourceVersion the new
+/// apiserver no longer has (410 "too old resource version"): the engine relists at once, so a
+/// change made right after the restart shows within seconds and no "unreachable" condition stays
+/// (before: the backoff grown during the outage, then again after the 410, kept the stale rows
+/// and the unreachable condition for up to a minute).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_apiserver_restart_the_engine_relists_at_once() {
+    let _turn = SERIAL.lock().await;
+    let tc = support::cluster();
+    let ns = format!("eng-restart-{:x}", std::process::id());
+    let name = format!("restart-{ns}");
+    let repo = Arc::new(StaticRepo::new());
+    repo.set_app(scenario::app(&name, &ns, None));
+    repo.commit(
+        &name,
+        "9999999aaaa",
+        "settings",
+        vec![scenario::configmap("settings", "a")],
+    );
+    let cluster = KubeCluster::connect(Some(tc.kubeconfig_path()), None)
+        .await
+        .expect("connect");
+    let mut opts = EngineOptions::new(repo, Arc::new(SingleCluster(Arc::new(cluster))));
+    opts.poll = false;
+    opts.auto_sync = false;
+    opts.user = "ops@test".into();
+    let h = Engine::start(opts);
+    scenario::wait_app(&h, &name, "first compare", TIMEOUT, |s| {
+        s.compared_at.is_some()
+    })
+    .await;
+    scenario::assert_succeeded(&scenario::sync(&h, &name, SyncOptions::default()).await);
+    scenario::wait_app(&h, &name, "synced", TIMEOUT, |s| {
+        s.sync == SyncStatus::Synced
+    })
+    .await;
+
+    tokio::task::spawn_blocking(|| support::cluster().stop_apiserver())
+        .await
+        .expect("stop apiserver");
+    scenario::wait_app(&h, &name, "outage seen", TIMEOUT, |s| {
+        s.conditions
+            .iter()
+            .any(|c| c.kind == ConditionKind::ClusterError)
+    })
+    .await;
+    // Long enough for a growing backoff to reach many seconds.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    tokio::task::spawn_blocking(|| support::cluster().start_apiserver())
+        .await
+        .expect("start apiserver");
+    let back = std::time::Instant::now();
+    // Drift made right after the restart: only a relisted (or resumed) watch can see it.
+    let cms: Api<ConfigMap> = Api::namespaced(support::client().await, &ns);
+    cms.patch(
+        "settings",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"k": "changed by hand"}})),
+    )
+    .await
+    .expect("change the ConfigMap");
+    let s = scenario::wait_app(&h, &name, "drift seen after the restart", TIMEOUT, |s| {
+        s.sync == SyncStatus::OutOfSync
+            && !s
+                .conditions
+                .iter()
+                .any(|c| c.kind == ConditionKind::ClusterError)
+    })
+    .await;
+    let took = back.elapsed();
+    assert!(
+        took < Duration::from_secs(12),
+        "the engine took {took:?} after the restart to show live state (conditions {:?})",
+        s.conditions
+    );
 }

@@ -14,7 +14,7 @@ use kube::api::{
     PatchParams, PostParams, PropagationPolicy,
 };
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use serde_json::Value;
 
 use super::{
@@ -583,11 +583,15 @@ impl KubeWatchCtx {
                 }
             }
         };
-        let mut stream = watcher(api, watcher::Config::default())
-            .default_backoff()
-            .boxed();
+        // No stream backoff: it would also delay the relist after a 410 (see below). Errors
+        // pause here instead, briefly (WATCH_RECONNECT_MAX), reset by the next good event.
+        let mut stream = watcher(api, watcher::Config::default()).boxed();
         let mut buffer: Vec<Value> = Vec::new();
+        let mut pause = WATCH_RECONNECT_MIN;
         while let Some(item) = stream.next().await {
+            if item.is_ok() {
+                pause = WATCH_RECONNECT_MIN;
+            }
             let ev = match item {
                 Ok(watcher::Event::Init) => {
                     buffer.clear();
@@ -608,10 +612,28 @@ impl KubeWatchCtx {
                     Ok(v) => WatchEvent::Deleted(v),
                     Err(_) => continue,
                 },
-                Err(e) => WatchEvent::Error(ClusterError::Unreachable {
-                    cluster: cluster.name.clone(),
-                    message: format!("watch of {gvk}: {e}"),
-                }),
+                // 410 Gone: our resourceVersion is older than the history the apiserver keeps
+                // (it restarted, or compacted). Nothing is unreachable: the watcher relists at
+                // once, and the relist replaces every object of the kind.
+                Err(watcher::Error::WatchError(status)) if status.code == 410 => {
+                    WatchEvent::Error(ClusterError::Other {
+                        message: format!(
+                            "watch of {gvk} expired (resource version too old: the apiserver restarted or compacted its history); relisting"
+                        ),
+                    })
+                }
+                Err(e) => {
+                    let ev = WatchEvent::Error(ClusterError::Unreachable {
+                        cluster: cluster.name.clone(),
+                        message: format!("watch of {gvk}: {e}"),
+                    });
+                    if tx.send(ev).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(super::WATCH_RECONNECT_MAX);
+                    continue;
+                }
             };
             if tx.send(ev).await.is_err() {
                 return;
@@ -619,6 +641,9 @@ impl KubeWatchCtx {
         }
     }
 }
+
+/// First pause before reconnecting a failed watch.
+const WATCH_RECONNECT_MIN: Duration = Duration::from_millis(250);
 
 /// Maps App destinations to kubeconfig contexts and keeps one [`KubeCluster`] per context.
 pub struct KubeClusters {

@@ -395,6 +395,10 @@ pub fn parse_conflicts(message: &str) -> Vec<FieldConflict> {
 /// Backoff used by watches that lose the apiserver.
 pub const WATCH_RETRY_MAX: Duration = Duration::from_secs(30);
 
+/// Longest pause between reconnects of a watch that lost the apiserver: short, so a restarted
+/// apiserver is noticed within seconds instead of after a backoff grown during the outage.
+pub const WATCH_RECONNECT_MAX: Duration = Duration::from_secs(4);
+
 #[cfg(test)]
 mod tests {
     use super::*;
