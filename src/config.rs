@@ -52,6 +52,27 @@ pub struct Config {
     pub webhook: WebhookConfig,
     /// Helm chart repositories: credentials, mirrors, cache (chart dependencies).
     pub charts: crate::charts::ChartsConfig,
+    /// System-level settings Argo CD keeps in `argocd-cm` as `resource.customizations.*`.
+    pub resource_customizations: ResourceCustomizations,
+}
+
+/// Argo CD's `resource.customizations.*` settings that apply to every App.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResourceCustomizations {
+    /// `resource.customizations.ignoreDifferences.<key>`: `all` (every kind) or `<group>_<kind>`
+    /// (`apps_Deployment`; a core kind alone: `Service`) → fields every App ignores there, on top
+    /// of its own `spec.ignoreDifferences`.
+    pub ignore_differences: BTreeMap<String, IgnoreRule>,
+}
+
+/// One system-level ignore rule (the fields of an Application's `ignoreDifferences` entry).
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IgnoreRule {
+    pub json_pointers: Vec<String>,
+    pub jq_path_expressions: Vec<String>,
+    pub managed_fields_managers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -219,6 +240,35 @@ fn default_server() -> String {
 }
 
 impl Config {
+    /// The system-level ignoreDifferences rules (`[resource_customizations.ignore_differences.*]`),
+    /// as App rules; a key that is neither `all` nor `<group>_<kind>` is an error naming it.
+    pub fn system_ignore_differences(&self) -> Result<Vec<crate::app::IgnoreDifference>, String> {
+        self.resource_customizations
+            .ignore_differences
+            .iter()
+            .map(|(key, rule)| {
+                let (group, kind) = match key.as_str() {
+                    "all" => ("*", "*"),
+                    k => k.rsplit_once('_').unwrap_or(("", k)),
+                };
+                if kind.is_empty() || kind.contains(['.', '/']) {
+                    return Err(format!(
+                        "resource_customizations.ignore_differences.{key:?}: the key must be `all` or `<group>_<kind>` (e.g. \"apps_Deployment\", or \"Service\" for a core kind)"
+                    ));
+                }
+                Ok(crate::app::IgnoreDifference {
+                    group: group.to_string(),
+                    kind: kind.to_string(),
+                    name: None,
+                    namespace: None,
+                    json_pointers: rule.json_pointers.clone(),
+                    jq_path_expressions: rule.jq_path_expressions.clone(),
+                    managed_fields_managers: rule.managed_fields_managers.clone(),
+                })
+            })
+            .collect()
+    }
+
     /// The platform config file (`~/.config/sextant/config.toml` on Linux).
     pub fn default_path() -> Option<PathBuf> {
         crate::paths::project_dirs().map(|d| d.config_dir().join("config.toml"))
@@ -322,6 +372,42 @@ mod tests {
         assert!(!cfg.apps.is_empty());
         assert_eq!(cfg.reconcile.poll_interval_secs, 120);
         assert_eq!(cfg.webhook.secret_env, "SEXTANT_WEBHOOK_SECRET");
+        let rules = cfg.system_ignore_differences().expect("system rules");
+        assert!(
+            rules.iter().any(|r| r.group == "*" && r.kind == "*"),
+            "{rules:?}"
+        );
+    }
+
+    #[test]
+    fn system_ignore_keys_name_group_and_kind() {
+        let text = "[resource_customizations.ignore_differences.all]\nmanaged_fields_managers = [\"kube-controller-manager\"]\n\n[resource_customizations.ignore_differences.\"admissionregistration.k8s.io_MutatingWebhookConfiguration\"]\njq_path_expressions = [\".webhooks[]?.clientConfig.caBundle\"]\n\n[resource_customizations.ignore_differences.Service]\njson_pointers = [\"/spec/clusterIP\"]\n";
+        let cfg = Config::parse(text, Path::new("c.toml")).expect("parses");
+        let rules = cfg.system_ignore_differences().expect("rules");
+        let gk: Vec<(&str, &str)> = rules
+            .iter()
+            .map(|r| (r.group.as_str(), r.kind.as_str()))
+            .collect();
+        assert_eq!(
+            gk,
+            vec![
+                ("", "Service"),
+                (
+                    "admissionregistration.k8s.io",
+                    "MutatingWebhookConfiguration"
+                ),
+                ("*", "*")
+            ]
+        );
+        let bad = "[resource_customizations.ignore_differences.\"apps_\"]\njson_pointers = []\n";
+        let err = Config::parse(bad, Path::new("c.toml"))
+            .expect("parses")
+            .system_ignore_differences()
+            .expect_err("no kind");
+        assert!(
+            err.contains("apps_") && err.contains("<group>_<kind>"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -91,6 +91,7 @@ pub fn row(
         hook: false,
         prune_disabled: false,
         foreign_owner: None,
+        ignored_changes: Vec::new(),
         pod: None,
     }
 }

@@ -616,6 +616,13 @@ pub fn sync(args: &SyncArgs, ctx: &Context) -> CliResult {
         if !args.dry_run {
             session::check_mutation(ctx, &state.app, "sync")?;
         }
+        let overwrites = state.ignored_overwrites();
+        if !overwrites.is_empty() {
+            eprintln!(
+                "note: this sync sets Git's value of fields ignoreDifferences hides (add the sync option RespectIgnoreDifferences=true to keep the live values):\n  {}",
+                overwrites.join("\n  ")
+            );
+        }
         let name = state.app.name.clone();
         run_operation(
             handle,

@@ -86,6 +86,10 @@ pub struct ResourceRow {
     pub prune_disabled: bool,
     /// Tracked by another GitOps controller (Argo CD): syncing it requires force.
     pub foreign_owner: Option<String>,
+    /// Ignored fields (ignoreDifferences) whose live value differs from Git's, as
+    /// `/spec/replicas: 6 → 1`. They keep the row Synced; a sync without
+    /// `RespectIgnoreDifferences=true` overwrites them (the sync preview says so).
+    pub ignored_changes: Vec<String>,
     /// For Pods: what `kubectl get pods` shows (ready, status reason, restarts, age, node) and
     /// the pod's conditions, derived from the live object.
     pub pod: Option<PodDetails>,
@@ -262,6 +266,27 @@ pub struct AppState {
 impl AppState {
     pub fn destination(&self) -> &Destination {
         &self.app.destination
+    }
+
+    /// What a sync overwrites although ignoreDifferences hides it, one line per field
+    /// (`Deployment/web /spec/replicas: 6 → 1`); empty when the App's sync options include
+    /// `RespectIgnoreDifferences=true` (the sync then keeps live's values).
+    pub fn ignored_overwrites(&self) -> Vec<String> {
+        if self
+            .app
+            .sync_policy
+            .has_option("RespectIgnoreDifferences=true")
+        {
+            return Vec::new();
+        }
+        self.resources
+            .iter()
+            .flat_map(|r| {
+                r.ignored_changes
+                    .iter()
+                    .map(move |c| format!("{}/{} {c}", r.key.kind, r.key.name))
+            })
+            .collect()
     }
 
     /// A fresh state before the first compare.

@@ -26,9 +26,9 @@ use super::api::{
 };
 use super::cache::{LiveCache, owner_keys};
 use super::plan::{PlanOptions, SyncPhase, with_generated_name};
-use super::{diff, health};
+use super::{diff, health, ignore};
 use crate::app::{App, IgnoreDifference};
-use crate::cluster::{ApplyOptions, Cluster, ClusterError, Gvk};
+use crate::cluster::{ApplyOptions, Cluster, ClusterError, FieldConflict, Gvk};
 use crate::resource::{ResourceKey, TRACKING_ANNOTATION};
 
 /// One desired object, ready to apply.
@@ -279,6 +279,10 @@ pub struct CompareItem {
     pub diff: String,
     /// The prediction was computed locally (dry run not possible), not by the server.
     pub predicted_locally: bool,
+    /// Ignored fields (ignoreDifferences) whose live value differs from Git's, as
+    /// `/spec/replicas: 6 → 1`: they never make the item OutOfSync, but a sync without
+    /// `RespectIgnoreDifferences=true` overwrites them.
+    pub ignored: Vec<String>,
 }
 
 /// The result of comparing one App.
@@ -308,9 +312,12 @@ impl Comparison {
 /// as much memory as the live cache.
 #[derive(Clone)]
 enum Outcome {
-    Synced,
+    Synced {
+        ignored: Vec<String>,
+    },
     OutOfSync {
         diff: String,
+        ignored: Vec<String>,
     },
     /// `engine::diff` refused the comparison (e.g. a bad ignoreDifferences rule).
     Failed {
@@ -321,10 +328,14 @@ enum Outcome {
 impl Outcome {
     fn apply_to(self, item: &mut CompareItem) {
         match self {
-            Outcome::Synced => item.state = ResourceState::Synced,
-            Outcome::OutOfSync { diff } => {
+            Outcome::Synced { ignored } => {
+                item.state = ResourceState::Synced;
+                item.ignored = ignored;
+            }
+            Outcome::OutOfSync { diff, ignored } => {
                 item.state = ResourceState::OutOfSync;
                 item.diff = diff;
+                item.ignored = ignored;
             }
             Outcome::Failed { message } => {
                 item.state = ResourceState::OutOfSync;
@@ -397,7 +408,14 @@ const DRY_RUN_CONCURRENCY: usize = 16;
 
 /// A dry run to make: item index, memo key, desired object.
 type DryRun = (usize, MemoKey, Arc<Value>);
-type DryRunDone = (usize, MemoKey, Result<Value, ClusterError>);
+/// Item index, memo key, the conflicts of a non-forced dry run (then retried with force), and the
+/// prediction.
+type DryRunDone = (
+    usize,
+    MemoKey,
+    Vec<FieldConflict>,
+    Result<Value, ClusterError>,
+);
 
 impl Comparer {
     pub fn new() -> Self {
@@ -468,6 +486,7 @@ impl Comparer {
                 foreign,
                 diff: String::new(),
                 predicted_locally: false,
+                ignored: Vec::new(),
             };
             if d.hook {
                 // Hooks are not part of the sync status (Argo CD): they run during a sync.
@@ -515,15 +534,46 @@ impl Comparer {
                     force: false,
                     dry_run: true,
                 };
-                let res = c.apply(&obj, opts).await;
-                (idx, key, res)
+                match c.apply(&obj, opts).await {
+                    // Fields another manager owns (a `kubectl scale`, an HPA): the server still
+                    // predicts the result of taking them, as Argo CD's forced dry run does, so
+                    // the comparison normalises exactly like any other; the conflicts are
+                    // reported below unless ignoreDifferences covers them.
+                    Err(ClusterError::Conflict { conflicts, .. }) => {
+                        let forced = ApplyOptions {
+                            force: true,
+                            dry_run: true,
+                        };
+                        let res = c.apply(&obj, forced).await;
+                        (idx, key, conflicts, res)
+                    }
+                    res => (idx, key, Vec::new(), res),
+                }
             });
             fut
         }))
         .buffered(DRY_RUN_CONCURRENCY);
         let mut forbidden_noted = false;
-        while let Some((idx, memo_key, res)) = results.next().await {
+        while let Some((idx, memo_key, conflicts, res)) = results.next().await {
             let item = &mut items[idx];
+            let live = item.live.clone();
+            let taken: Vec<&FieldConflict> = conflicts
+                .iter()
+                .filter(|c| {
+                    live.as_deref()
+                        .is_none_or(|l| !ignore::conflict_ignored(&item.key, c, l, rules))
+                })
+                .collect();
+            if !taken.is_empty() {
+                item.message = format!(
+                    "fields owned by another manager: {}; sync with force to take them",
+                    taken
+                        .iter()
+                        .map(|c| format!("{} ({})", c.field, c.manager))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
             let predicted = match res {
                 Ok(pred) => Some(pred),
                 Err(ClusterError::Conflict { conflicts, .. }) => {
@@ -601,6 +651,7 @@ impl Comparer {
                 message: "not in Git: pruned by a sync with prune".into(),
                 diff: d,
                 predicted_locally: false,
+                ignored: Vec::new(),
             });
         }
         items.extend(extras);
@@ -677,6 +728,9 @@ fn decide(
     };
     match diff::compare(&item.key, Some(pred), Some(live), &opts) {
         Ok(d) => {
+            // Only an error in the rules could fail here, and compare just accepted them.
+            item.ignored =
+                ignore::ignored_changes(&item.key, pred, live, &opts).unwrap_or_default();
             let synced = d.status == diff::DiffStatus::Synced;
             item.state = if synced && item.message.is_empty() {
                 ResourceState::Synced
@@ -686,10 +740,13 @@ fn decide(
             item.diff = d.diff;
             memoise.then(|| {
                 if synced {
-                    Outcome::Synced
+                    Outcome::Synced {
+                        ignored: item.ignored.clone(),
+                    }
                 } else {
                     Outcome::OutOfSync {
                         diff: item.diff.clone(),
+                        ignored: item.ignored.clone(),
                     }
                 }
             })
@@ -788,6 +845,7 @@ pub fn rows_and_diffs(
             hook,
             prune_disabled,
             foreign_owner: i.foreign.clone(),
+            ignored_changes: i.ignored.clone(),
             pod: None,
         });
         if !matches!(i.state, ResourceState::Synced | ResourceState::Unknown) {
@@ -829,6 +887,7 @@ pub fn rows_and_diffs(
                     hook: false,
                     prune_disabled: false,
                     foreign_owner: None,
+                    ignored_changes: Vec::new(),
                     pod: super::pods::details_of(&o),
                     key: k,
                 });
@@ -941,12 +1000,13 @@ mod tests {
                 },
                 outcome: Outcome::OutOfSync {
                     diff: "the diff".into(),
+                    ignored: Vec::new(),
                 },
             },
         );
         assert!(matches!(
             comparer.recall(&key, 1, "5", &cache),
-            Some(Outcome::OutOfSync { diff }) if diff == "the diff"
+            Some(Outcome::OutOfSync { diff, .. }) if diff == "the diff"
         ));
         // Another desired object: no outcome.
         assert!(comparer.recall(&key, 2, "5", &cache).is_none());

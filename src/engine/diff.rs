@@ -450,7 +450,7 @@ fn drop_aggregated_rules(obj: &mut Value) {
 // ---------------------------------------------------------------------------------------------
 // ignoreDifferences
 
-fn matching_rules<'a>(
+pub(crate) fn matching_rules<'a>(
     key: &'a ResourceKey,
     rules: &'a [IgnoreDifference],
 ) -> impl Iterator<Item = &'a IgnoreDifference> + 'a {
@@ -471,6 +471,31 @@ fn matching_rules<'a>(
 /// (the live cache) fetch them only then.
 pub fn needs_live_managed_fields(key: &ResourceKey, rules: &[IgnoreDifference]) -> bool {
     matching_rules(key, rules).any(|r| !r.managed_fields_managers.is_empty())
+}
+
+/// Remove what `rules` ignore from a desired and a live object as they are (no normalisation):
+/// JSON pointers and jq paths from both, and the fields the trusted `managedFieldsManagers` own
+/// in `live` where the two differ. `live` must still carry its `managedFields` when a rule names
+/// managers. What is left is what a sync would change; see [`super::ignore`].
+pub(crate) fn strip_ignored(
+    key: &ResourceKey,
+    desired: &mut Value,
+    live: &mut Value,
+    rules: &[IgnoreDifference],
+) -> Result<(), DiffError> {
+    let opts = DiffOptions {
+        ignore_differences: rules,
+        ..DiffOptions::default()
+    };
+    let trusted = trusted_manager_fields(key, Some(live), &opts)?;
+    for rule in matching_rules(key, rules) {
+        apply_ignore_rule(key, desired, rule)?;
+        apply_ignore_rule(key, live, rule)?;
+    }
+    for set in &trusted {
+        remove_differing(desired, live, set);
+    }
+    Ok(())
 }
 
 fn apply_ignore_rule(

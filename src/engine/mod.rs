@@ -4,6 +4,7 @@ pub mod compare;
 pub mod diff;
 pub mod health;
 pub mod history;
+pub mod ignore;
 pub mod lock;
 pub mod plan;
 pub mod pods;

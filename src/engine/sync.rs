@@ -19,6 +19,7 @@ use super::api::{
 use super::cache::LiveCache;
 use super::compare::{self, Comparer, Comparison, DesiredObject, Prepared};
 use super::health::{self, HealthStatus};
+use super::ignore;
 use super::plan::{self, HookDeletePolicy};
 use crate::app::{App, Backoff, RetryPolicy};
 use crate::cluster::{ApplyOptions, ClusterError, Gvk, Propagation};
@@ -595,16 +596,60 @@ async fn apply_one(
     if t.options.server_side_apply == Some(false) {
         note = "ServerSideApply=false ignored: Sextant always applies server-side".into();
     }
-    let outcome = if replace && !dry {
+    let rules = &req.app.ignore_differences;
+    let live = req.comparison.item(key).and_then(|i| i.live.clone());
+    // RespectIgnoreDifferences=true: ignored fields keep their live values (Argo CD's
+    // normalizeTargetResources), so the sync leaves what an HPA or operator set alone.
+    let respected = match &live {
+        Some(l) if !t.hook && respects_ignored(req.app) && ignore::applies(key, rules) => {
+            match ignore::respect_ignored(key, &t.desired.obj, l, rules) {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    let f = Failure {
+                        message: format!("RespectIgnoreDifferences: {e}"),
+                    };
+                    return Err((mk(ResultCode::Failed, f.message.clone()), f));
+                }
+            }
+        }
+        _ => None,
+    };
+    let obj = respected.as_ref().unwrap_or(&t.desired.obj);
+    let mut outcome = if replace && !dry {
         note = "Replace=true: replaced, not applied".into();
         if existed {
-            cluster.replace(&t.desired.obj).await
+            cluster.replace(obj).await
         } else {
-            cluster.create(&t.desired.obj).await
+            cluster.create(obj).await
         }
     } else {
-        cluster.apply(&t.desired.obj, opts).await
+        cluster.apply(obj, opts).await
     };
+    // Without RespectIgnoreDifferences a sync applies Git's value of ignored fields (the sync
+    // preview lists them): a conflict on them alone is expected, so they are taken. A conflict
+    // on any other field still needs `force`.
+    if let (Err(ClusterError::Conflict { conflicts, .. }), Some(l)) = (&outcome, &live)
+        && !conflicts.is_empty()
+        && conflicts
+            .iter()
+            .all(|c| ignore::conflict_ignored(key, c, l, rules))
+    {
+        let managers: std::collections::BTreeSet<&str> =
+            conflicts.iter().map(|c| c.manager.as_str()).collect();
+        note = format!(
+            "took ignored fields from {} (RespectIgnoreDifferences=true would keep them)",
+            managers.into_iter().collect::<Vec<_>>().join(", ")
+        );
+        outcome = cluster
+            .apply(
+                obj,
+                ApplyOptions {
+                    force: true,
+                    dry_run: dry,
+                },
+            )
+            .await;
+    }
     match outcome {
         Ok(obj) => {
             if !dry {
@@ -639,6 +684,11 @@ async fn apply_one(
             Err((mk(ResultCode::Failed, f.message.clone()), f))
         }
     }
+}
+
+/// Whether the App's sync options keep the live values of ignored fields on sync.
+fn respects_ignored(app: &App) -> bool {
+    app.sync_policy.has_option("RespectIgnoreDifferences=true")
 }
 
 /// How to fix a field the kind's schema does not declare. Server-side apply checks every

@@ -182,6 +182,16 @@ pub fn load_apps(repo: &Repo, commit: &Commit, config: &Config) -> Result<Loaded
         }
     }
     dedupe(&mut out);
+    // System-level rules (Argo CD's resource.customizations.ignoreDifferences) apply to every
+    // App after its own, so every comparison, sync and memo key sees them.
+    match config.system_ignore_differences() {
+        Ok(rules) => {
+            for app in &mut out.apps {
+                app.ignore_differences.extend(rules.iter().cloned());
+            }
+        }
+        Err(msg) => out.errors.push(AppLoadError::new("config.toml", None, msg)),
+    }
     Ok(out)
 }
 

@@ -2610,6 +2610,7 @@ mod tests {
                 hook: false,
                 prune_disabled: false,
                 foreign_owner: None,
+                ignored_changes: Vec::new(),
                 pod: None,
             })
             .collect();

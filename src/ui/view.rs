@@ -2004,7 +2004,28 @@ fn render_dialog(state: &State, d: &Dialog, f: &mut Frame, area: Rect) {
                     ),
                 ])
             }));
-            let fixed = 2 + SYNC_FLAGS.len() + 5 + usize::from(s.guard.expect.is_some());
+            // Ignored fields (ignoreDifferences) keep the App Synced, but this sync sets
+            // Git's value on them unless the App respects them: say which.
+            let overwrites = a.ignored_overwrites();
+            const SHOWN_OVERWRITES: usize = 2;
+            if !overwrites.is_empty() {
+                v.push(Line::from(Span::styled(
+                    format!(
+                        "{} ignored field(s) get Git's value (RespectIgnoreDifferences=true keeps live):",
+                        overwrites.len()
+                    ),
+                    t.warn,
+                )));
+                for o in overwrites.iter().take(SHOWN_OVERWRITES) {
+                    v.push(Line::from(Span::styled(format!("  ! {o}"), t.warn)));
+                }
+            }
+            let shown = if overwrites.is_empty() {
+                0
+            } else {
+                1 + overwrites.len().min(SHOWN_OVERWRITES)
+            };
+            let fixed = 2 + shown + SYNC_FLAGS.len() + 5 + usize::from(s.guard.expect.is_some());
             let room = ih.saturating_sub(fixed).max(1);
             for (n, d) in a.diffs.iter().enumerate() {
                 if n + 1 == room && a.diffs.len() > room {
