@@ -304,11 +304,9 @@ pub fn conflict_ignored(
     live: &Value,
     rules: &[IgnoreDifference],
 ) -> bool {
-    if diff::matching_rules(key, rules).any(|r| {
-        r.managed_fields_managers
-            .iter()
-            .any(|m| *m == conflict.manager)
-    }) {
+    if diff::matching_rules(key, rules)
+        .any(|r| r.managed_fields_managers.contains(&conflict.manager))
+    {
         return true;
     }
     let Some(path) = conflict_path(live, &conflict.field) else {
