@@ -1207,3 +1207,44 @@ fn sync_without_a_compare_says_why_and_does_not_wait_forever() {
     }
     snap("sync_refused_whole_error", &s);
 }
+
+/// Issue 20: the sync preview names the ignored fields (ignoreDifferences) a sync will overwrite
+/// with Git's value, and says nothing of them when the App keeps live values
+/// (`RespectIgnoreDifferences=true`). Such fields leave the App's counts alone.
+#[test]
+fn sync_preview_names_ignored_fields_it_overwrites() {
+    let with = |respect: bool| {
+        let mut snap = fixtures::snapshot();
+        let app = snap
+            .apps
+            .iter_mut()
+            .find(|a| a.app.name == "astromesh-dev")
+            .expect("dev in the fixture");
+        let row = app
+            .resources
+            .iter_mut()
+            .find(|r| r.key.kind == "Deployment")
+            .expect("a Deployment in dev");
+        row.ignored_changes = vec!["/spec/replicas: 6 → 1".into()];
+        let name = row.key.name.clone();
+        if respect {
+            app.app
+                .sync_policy
+                .sync_options
+                .push("RespectIgnoreDifferences=true".into());
+        }
+        let mut s = State::new(opts(), snap, fixtures::now());
+        select(&mut s, "astromesh-dev");
+        ch(&mut s, 's');
+        assert!(matches!(s.dialog, Some(Dialog::Sync(_))));
+        (draw(&s, 160, 48), name)
+    };
+    let (screen, name) = with(false);
+    assert!(
+        screen.contains("1 ignored field(s) get Git's value")
+            && screen.contains(&format!("! Deployment/{name} /spec/replicas: 6 → 1")),
+        "{screen}"
+    );
+    let (screen, _) = with(true);
+    assert!(!screen.contains("ignored field"), "{screen}");
+}
