@@ -471,7 +471,42 @@ fn respect_ignore_differences_keeps_live_values_on_sync() {
     f.sync();
     f.kubectl(&["scale", "deployment", "web", "--replicas=6"]);
     f.assert_synced("only the ignored replicas differ");
-    f.assert_reconcile_leaves_it(".spec.replicas", "6");
+    // The reconcile loop leaves the ignored drift alone; as a control that it was comparing all
+    // along, drift that is not ignored is self-healed in the same run, and the self-heal keeps
+    // the live replicas too.
+    let history = f.history_len();
+    let mut r = f.reconcile();
+    let log = r.collect(Duration::from_secs(8 + 2 * POLL_SECS));
+    assert_eq!(f.live(".spec.replicas"), "6", "{}", log.join("\n"));
+    assert!(
+        !log.iter()
+            .any(|l| l.contains(&f.app) && l.contains("started")),
+        "reconcile operated on ignored drift:\n{}",
+        log.join("\n")
+    );
+    assert_eq!(f.history_len(), history, "no history for ignored drift");
+    f.kubectl(&[
+        "set",
+        "image",
+        "deployment/web",
+        "web=registry.invalid/web:7",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while f.live(".spec.template.spec.containers[0].image") != "registry.invalid/web:1" {
+        assert!(
+            Instant::now() < deadline,
+            "real drift was not self-healed; log:\n{}",
+            r.collect(Duration::from_millis(10)).join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    r.stop();
+    assert_eq!(
+        f.live(".spec.replicas"),
+        "6",
+        "self-heal kept the live replicas"
+    );
+    assert_eq!(f.history_len(), history + 1, "the self-heal is history");
     // A Git change: OutOfSync; the sync applies it and keeps the live replicas, with no note.
     f.commit("web:1", "web:2", "web 2");
     assert_eq!(f.run(&["app", "diff", &f.app]).0, 1);
