@@ -1276,6 +1276,77 @@ fn native_renderer_matches_helm_on_every_demo_environment() {
     }
 }
 
+#[test]
+fn duplicate_keys_in_rendered_manifests_keep_the_last_value_with_a_warning() {
+    let r = TestRepo::demo();
+    let repo = r.open();
+    let head = repo.resolve("HEAD").unwrap();
+    let mut app = demo_app(&repo, "dev");
+    // The chart writes checksum/config itself, then podAnnotations: the key appears twice.
+    if let SourceKind::Helm(h) = &mut app.source.kind {
+        h.values = Some("podAnnotations:\n  checksum/config: from-values\n".into());
+    }
+    let work = work_dir();
+    let mut native_opts = opts(work.path(), PathBuf::from("/nonexistent/helm"));
+    native_opts.renderer = RendererChoice::Native;
+    for renderer in [
+        Renderer::new(opts(work.path(), helm_binary())),
+        Renderer::new(native_opts),
+    ] {
+        let out = renderer.render(&repo, &app, &head).unwrap();
+        let dep = out
+            .manifests
+            .iter()
+            .find(|m| {
+                m.object["kind"] == "Deployment" && m.source_file.ends_with("/deployment.yaml")
+            })
+            .expect("the runtime Deployment");
+        let ann = &dep.object["spec"]["template"]["metadata"]["annotations"];
+        assert_eq!(
+            ann["checksum/config"], "from-values",
+            "{:?}: {ann}",
+            out.renderer
+        );
+        let warning = out
+            .notices
+            .iter()
+            .find(|n| n.contains("duplicate key `checksum/config`"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{:?}: no duplicate-key warning in {:?}",
+                    out.renderer, out.notices
+                )
+            });
+        assert!(
+            warning.contains("deploy/helm/astromesh/templates/deployment.yaml: rendered line "),
+            "{warning}"
+        );
+    }
+}
+
+#[test]
+fn native_render_errors_say_native_not_helm() {
+    let r = TestRepo::demo();
+    let repo = r.open();
+    let head = repo.resolve("HEAD").unwrap();
+    let mut app = demo_app(&repo, "dev");
+    if let SourceKind::Helm(h) = &mut app.source.kind {
+        h.values = Some("autoscaling: 5\n".into());
+    }
+    let work = work_dir();
+    let mut native_opts = opts(work.path(), PathBuf::from("/nonexistent/helm"));
+    native_opts.renderer = RendererChoice::Native;
+    let err = Renderer::new(native_opts)
+        .render(&repo, &app, &head)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("render failed (native) for chart deploy/helm/astromesh:\nError: "),
+        "{err}"
+    );
+    assert!(!err.contains("helm template failed"), "{err}");
+}
+
 /// A native renderer that refuses every chart, to exercise `auto`'s fallback.
 struct Refusing;
 
@@ -1286,7 +1357,7 @@ impl sextant::render::HelmRenderer for Refusing {
     fn render(
         &self,
         input: &sextant::render::HelmInput,
-    ) -> Result<Vec<sextant::render::Manifest>, RenderError> {
+    ) -> Result<sextant::render::HelmOutput, RenderError> {
         Err(RenderError::Unsupported {
             app: input.app.clone(),
             chart: input.chart_path.clone(),

@@ -8,7 +8,7 @@ use crate::app::{App, HelmSource};
 use crate::source::git::{Commit, Repo, normalize};
 
 use super::{
-    HelmInput, HelmRenderer, Manifest, RenderError, RenderOptions, RendererKind, to_manifests,
+    HelmInput, HelmOutput, HelmRenderer, RenderError, RenderOptions, RendererKind, to_manifests,
     write_once, yaml,
 };
 
@@ -302,7 +302,7 @@ impl HelmRenderer for HelmCli {
         RendererKind::HelmCli
     }
 
-    fn render(&self, input: &HelmInput) -> Result<Vec<Manifest>, RenderError> {
+    fn render(&self, input: &HelmInput) -> Result<HelmOutput, RenderError> {
         let output = Command::new(&self.binary)
             .args(Self::args(input))
             .output()
@@ -340,8 +340,9 @@ impl HelmRenderer for HelmCli {
 
 /// Split `helm template` output into manifests; `# Source: <chart>/templates/x.yaml` comments
 /// give each object's source file.
-pub fn parse_helm_output(input: &HelmInput, stdout: &str) -> Result<Vec<Manifest>, RenderError> {
+pub fn parse_helm_output(input: &HelmInput, stdout: &str) -> Result<HelmOutput, RenderError> {
     let mut out = Vec::new();
+    let mut warnings = Vec::new();
     let mut chunks: Vec<String> = vec![String::new()];
     for line in stdout.lines() {
         if line.trim_end() == "---" {
@@ -368,13 +369,21 @@ pub fn parse_helm_output(input: &HelmInput, stdout: &str) -> Result<Vec<Manifest
                 }
             })
             .unwrap_or_else(|| input.chart_path.clone());
-        let docs = yaml::parse_documents(&chunk, &source).map_err(|e| RenderError::Yaml {
-            app: input.app.clone(),
-            source: e,
-        })?;
+        let (docs, dups) =
+            yaml::parse_manifest_documents(&chunk, &source).map_err(|e| RenderError::Yaml {
+                app: input.app.clone(),
+                source: e,
+            })?;
+        for w in dups {
+            tracing::warn!("app `{}`: {w}", input.app);
+            warnings.push(format!("app `{}`: {w}", input.app));
+        }
         to_manifests(&input.app, &source, docs, &mut out)?;
     }
-    Ok(out)
+    Ok(HelmOutput {
+        manifests: out,
+        warnings,
+    })
 }
 
 #[cfg(test)]
@@ -425,7 +434,7 @@ mod tests {
     #[test]
     fn output_is_split_with_source_files() {
         let out = "---\n# Source: web/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n---\n# Source: web/templates/deploy.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n";
-        let m = parse_helm_output(&input(), out).unwrap();
+        let m = parse_helm_output(&input(), out).unwrap().manifests;
         assert_eq!(m.len(), 2);
         assert_eq!(m[0].source_file, "deploy/helm/web/templates/svc.yaml");
         assert_eq!(m[1].object["kind"], "Deployment");

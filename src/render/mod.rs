@@ -151,6 +151,13 @@ pub enum RenderError {
         chart: String,
         stderr: String,
     },
+    /// The native renderer failed (no helm process ran): the same `Error: …` text helm prints.
+    #[error("app `{app}`: render failed (native) for chart {chart}:\n{stderr}")]
+    Native {
+        app: String,
+        chart: String,
+        stderr: String,
+    },
     #[error("app `{app}`: the native renderer cannot render chart {chart}: {reason}")]
     Unsupported {
         app: String,
@@ -194,7 +201,15 @@ pub trait HelmRenderer: Send + Sync {
     fn kind(&self) -> RendererKind;
     /// Render the chart. A native renderer returns [`RenderError::Unsupported`] for charts it
     /// cannot handle; in `auto` mode the helm binary is then used, with a notice.
-    fn render(&self, input: &HelmInput) -> Result<Vec<Manifest>, RenderError>;
+    fn render(&self, input: &HelmInput) -> Result<HelmOutput, RenderError>;
+}
+
+/// What a Helm renderer produced: the manifests, and warnings that are not errors (e.g. a
+/// key repeated in a rendered mapping, where the last value wins as in Argo CD).
+#[derive(Debug, Clone, Default)]
+pub struct HelmOutput {
+    pub manifests: Vec<Manifest>,
+    pub warnings: Vec<String>,
 }
 
 /// Rendering settings.
@@ -317,12 +332,15 @@ impl Renderer {
         commit: &Commit,
         input: &HelmInput,
     ) -> Result<Rendered, RenderError> {
-        let done = |renderer: RendererKind, manifests, notices| Rendered {
-            app: app.name.clone(),
-            commit: commit.clone(),
-            renderer,
-            manifests,
-            notices,
+        let done = |renderer: RendererKind, out: HelmOutput, mut notices: Vec<String>| {
+            notices.extend(out.warnings);
+            Rendered {
+                app: app.name.clone(),
+                commit: commit.clone(),
+                renderer,
+                manifests: out.manifests,
+                notices,
+            }
         };
         match (self.opts.renderer, &self.native) {
             (RendererChoice::Native, None) => Err(RenderError::NativeUnavailable),

@@ -5,7 +5,7 @@
 //! then falls back to the `helm` binary with a visible notice.
 
 use super::helm_cli::{escape_commas, parse_helm_output};
-use super::{HelmInput, HelmRenderer, Manifest, RenderError, RendererKind};
+use super::{HelmInput, HelmOutput, HelmRenderer, RenderError, RendererKind};
 
 /// The native renderer.
 #[derive(Debug, Clone, Copy, Default)]
@@ -16,8 +16,8 @@ impl HelmRenderer for NativeHelm {
         RendererKind::Native
     }
 
-    fn render(&self, input: &HelmInput) -> Result<Vec<Manifest>, RenderError> {
-        let failed = |message: String| RenderError::Helm {
+    fn render(&self, input: &HelmInput) -> Result<HelmOutput, RenderError> {
+        let failed = |message: String| RenderError::Native {
             app: input.app.clone(),
             chart: input.chart_path.clone(),
             stderr: format!("Error: {message}"),

@@ -19,6 +19,100 @@ pub fn parse_documents(text: &str, file: &str) -> Result<Vec<Value>, YamlError> 
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
+/// Parse rendered manifests the way Argo CD reads them (`sigs.k8s.io/yaml`, i.e. go-yaml v2):
+/// YAML 1.1 scalars (`0755` is 493, `yes`/`on` are booleans) and, for a key repeated in a
+/// mapping, the last value. Returns the documents (null ones skipped, keys in source order)
+/// and one warning per repeated key naming `file` and the line.
+pub fn parse_manifest_documents(
+    text: &str,
+    file: &str,
+) -> Result<(Vec<Value>, Vec<String>), YamlError> {
+    use helmchart::yaml::{Numbers, parse_all};
+    let docs = parse_all(text, Numbers::Typed).map_err(|e| YamlError {
+        file: file.to_string(),
+        line: e.line,
+        column: e.col,
+        message: e.message,
+    })?;
+    let mut docs: Vec<Value> = docs
+        .iter()
+        .map(|d| {
+            let mut j = d.to_json();
+            integral_floats_as_ints(&mut j);
+            j
+        })
+        .filter(|d| !d.is_null())
+        .collect();
+    // go-yaml's decoding sorts keys; keep the author's order (what users read in diffs) from
+    // a second, order-preserving parse when it agrees on the document count.
+    let options = serde_saphyr::options! { duplicate_keys: serde_saphyr::options::DuplicateKeyPolicy::LastWins };
+    if let Ok(ordered) = serde_saphyr::from_multiple_with_options::<Value>(text, options) {
+        let ordered: Vec<Value> = ordered.into_iter().filter(|d| !d.is_null()).collect();
+        if ordered.len() == docs.len() {
+            for (d, o) in docs.iter_mut().zip(&ordered) {
+                reorder_like(d, o);
+            }
+        }
+    }
+    let warnings = helmchart::dupkeys::duplicate_keys(text)
+        .into_iter()
+        .map(|d| {
+            format!(
+                "{file}: rendered line {}: duplicate key `{}` (first on line {}); the last value is used, as Argo CD applies it",
+                d.line, d.key, d.first_line
+            )
+        })
+        .collect();
+    Ok((docs, warnings))
+}
+
+/// A float with an integral value becomes an int, as Kubernetes reads it: the YAML is turned
+/// into JSON text (Go writes 1000.0 as `1000`) and a JSON number that parses as int64 is one.
+fn integral_floats_as_ints(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64()
+                && n.is_f64()
+                && f.fract() == 0.0
+                && f.abs() < 1e21
+                && f >= i64::MIN as f64
+                && f < i64::MAX as f64
+            {
+                *v = Value::from(f as i64);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(integral_floats_as_ints),
+        Value::Object(m) => m.values_mut().for_each(integral_floats_as_ints),
+        _ => {}
+    }
+}
+
+/// Orders the keys of every map in `v` as in `like` (keys `like` lacks go last).
+fn reorder_like(v: &mut Value, like: &Value) {
+    match (v, like) {
+        (Value::Object(m), Value::Object(l)) => {
+            let mut old = std::mem::take(m);
+            for k in l.keys() {
+                if let Some((k, x)) = old.shift_remove_entry(k) {
+                    m.insert(k, x);
+                }
+            }
+            m.extend(old);
+            for (k, x) in m.iter_mut() {
+                if let Some(lx) = l.get(k) {
+                    reorder_like(x, lx);
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(l)) => {
+            for (x, lx) in a.iter_mut().zip(l) {
+                reorder_like(x, lx);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Parse one YAML document (e.g. a values file); an empty text is an empty map.
 pub fn parse_one(text: &str, file: &str) -> Result<Value, YamlError> {
     let mut docs = parse_documents(text, file)?;
@@ -98,6 +192,22 @@ mod tests {
         assert_eq!(parse_json_file("{\"a\": 1}", "a.json").unwrap()[0]["a"], 1);
         let err = parse_json_file("{\"a\": \n  [1,}", "a.json").unwrap_err();
         assert_eq!(err.line, 2, "{err}");
+    }
+
+    #[test]
+    fn manifests_follow_go_yaml_v2_and_the_last_duplicate_wins() {
+        let text = "kind: Secret\nmetadata:\n  name: s\n  labels:\n    app: a\n    release: one\n    app: b\ndata:\n  mode: 0755\n  flag: yes\n  n: on\n  big: 1e3\n  s: \"0755\"\n";
+        let (docs, warnings) = parse_manifest_documents(text, "c/templates/s.yaml").unwrap();
+        assert_eq!(
+            serde_json::to_string(&docs[0]).unwrap(),
+            r#"{"kind":"Secret","metadata":{"name":"s","labels":{"app":"b","release":"one"}},"data":{"mode":493,"flag":true,"big":1000,"s":"0755","false":true}}"#
+        );
+        assert_eq!(
+            warnings,
+            vec![
+                "c/templates/s.yaml: rendered line 7: duplicate key `app` (first on line 5); the last value is used, as Argo CD applies it"
+            ]
+        );
     }
 
     #[test]

@@ -269,7 +269,7 @@ fn merge_into(m: &mut BTreeMap<String, Value>, src: &Value) {
 }
 
 /// How `sigs.k8s.io/yaml` turns a non-string key into a JSON object key.
-fn key_string(k: &Value) -> String {
+pub(crate) fn key_string(k: &Value) -> String {
     match k {
         Value::String(s) => s.to_string(),
         Value::Bool(b) => b.to_string(),
@@ -304,7 +304,12 @@ pub fn deep_copy_map(m: &Map) -> Map {
 }
 
 /// go-yaml v2's resolution of a scalar, then the JSON number conversion of `sigs.k8s.io/yaml`.
-fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>, numbers: Numbers) -> Value {
+pub(crate) fn resolve_scalar(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&str>,
+    numbers: Numbers,
+) -> Value {
     if let Some(tag) = tag {
         match tag {
             "str" => return Value::str(text),
