@@ -1431,3 +1431,48 @@ fn concurrent_renders_of_one_chart_share_one_export() {
         "one finished export, no temp leftovers: {exports:?}"
     );
 }
+
+/// Issue 22 point 10: the engine's repository poll reports edits not committed and commits not
+/// pushed, which the TUI shows as "not deployed until committed and pushed".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_reports_uncommitted_files_and_unpushed_commits() {
+    use sextant::engine::api::Repo as _;
+    let origin = TestRepo::demo();
+    let work = tempfile::tempdir().unwrap();
+    git_in(
+        work.path(),
+        &["clone", "-q", origin.path().to_str().unwrap(), "w"],
+    );
+    let w = work.path().join("w");
+    let poll = |dir: &Path| {
+        let repo = sextant::cli::gitrepo::GitRepo::new(Repo::open(dir).unwrap(), &config());
+        async move { repo.poll(false).await.unwrap().status }
+    };
+    let st = poll(&w).await;
+    assert_eq!((st.ahead, st.uncommitted.len()), (0, 0), "{st:?}");
+    assert_eq!(st.upstream.as_deref(), Some("origin/main"));
+    std::fs::write(
+        w.join("deploy/helm/astromesh/values-dev.yaml"),
+        "replicaCount: 4\n",
+    )
+    .unwrap();
+    std::fs::write(w.join("deploy/helm/astromesh/new.yaml"), "x: 1\n").unwrap();
+    let st = poll(&w).await;
+    assert_eq!(
+        st.uncommitted,
+        vec![
+            "deploy/helm/astromesh/new.yaml".to_string(),
+            "deploy/helm/astromesh/values-dev.yaml".to_string()
+        ]
+    );
+    assert_eq!(
+        st.uncommitted_under("deploy/helm/astromesh").len(),
+        2,
+        "{st:?}"
+    );
+    assert!(st.uncommitted_under("deploy/helm/astro").is_empty());
+    git_in(&w, &["add", "-A"]);
+    git_in(&w, &["commit", "-q", "-m", "local only"]);
+    let st = poll(&w).await;
+    assert_eq!((st.ahead, st.uncommitted.len()), (1, 0), "{st:?}");
+}

@@ -1248,3 +1248,59 @@ fn sync_preview_names_ignored_fields_it_overwrites() {
     let (screen, _) = with(true);
     assert!(!screen.contains("ignored field"), "{screen}");
 }
+
+/// Point 10: edits in the clone that are not committed and pushed are not deployed, and the
+/// screen says so — in the header, and in the detail of the App whose files changed (not in
+/// another App's).
+#[test]
+fn uncommitted_and_unpushed_changes_are_not_deployed_and_say_so() {
+    let mut snapshot = fixtures::snapshot();
+    snapshot.repo.uncommitted = vec!["deploy/helm/astromesh/values-dev.yaml".into()];
+    snapshot.apps[1].app.source.path = "deploy/helm/other".into();
+    let mut s = State::new(opts(), snapshot.clone(), fixtures::now());
+    let wide = draw(&s, 160, 48);
+    assert!(
+        wide.lines()
+            .next()
+            .is_some_and(|l| l.contains("1 uncommitted: not deployed until committed and pushed")),
+        "{wide}"
+    );
+    assert!(draw(&s, 80, 24).contains("not deployed"));
+    select(&mut s, "astromesh-dev");
+    key(&mut s, KeyCode::Enter);
+    for (w, h) in [(80, 24), (160, 48)] {
+        let screen = draw(&s, w, h);
+        assert!(
+            screen.contains("values-dev.yaml has uncommitted changes"),
+            "{w}x{h}:\n{screen}"
+        );
+    }
+    assert!(draw(&s, 160, 48).contains(
+        "deploy/helm/astromesh/values-dev.yaml has uncommitted changes: not deployed until committed and pushed"
+    ));
+    snap("detail_uncommitted", &s);
+    // prod's chart is elsewhere: its screen has nothing to say about dev's file.
+    let mut s = State::new(opts(), snapshot.clone(), fixtures::now());
+    select(&mut s, "astromesh-prod");
+    key(&mut s, KeyCode::Enter);
+    assert!(!draw(&s, 160, 48).contains("uncommitted changes"));
+    // A commit not pushed: every App's screen says so.
+    snapshot.repo.uncommitted.clear();
+    snapshot.repo.ahead = 2;
+    let mut s = State::new(opts(), snapshot, fixtures::now());
+    select(&mut s, "astromesh-prod");
+    key(&mut s, KeyCode::Enter);
+    let screen = draw(&s, 160, 48);
+    assert!(
+        screen.contains(
+            "2 local commits not on origin/main: not deployed until committed and pushed"
+        ),
+        "{screen}"
+    );
+    assert!(
+        screen
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("2 unpushed"))
+    );
+}

@@ -70,6 +70,14 @@ fn poll_blocking(repo: &source::Repo, config: &Config, fetch: bool) -> Result<Re
     }
     if let Ok(Some(b)) = repo.branch_status() {
         status.branch = b.branch.unwrap_or_default();
+        status.ahead = b.ahead;
+        status.upstream = b.upstream;
+    }
+    // Edits not committed (or committed, not pushed) are what a user most easily mistakes for
+    // deployed: the front ends say so (the engine deploys commits only).
+    match repo.uncommitted_changes("") {
+        Ok(files) => status.uncommitted = files,
+        Err(e) => tracing::warn!("git status failed: {e}"),
     }
     let head = repo.resolve("HEAD").map_err(|e| e.to_string())?;
     status.head = Some(revision_of(&head));

@@ -327,6 +327,30 @@ pub struct RepoStatus {
     pub last_fetch: Option<SystemTime>,
     /// Fetch/parse error of the last poll, if any.
     pub error: Option<String>,
+    /// Local commits of the checked-out branch not on its upstream: not deployed until pushed.
+    pub ahead: usize,
+    /// The upstream those commits are counted against (`origin/main`).
+    pub upstream: Option<String>,
+    /// Repository-relative files with uncommitted changes (untracked included) in the working
+    /// tree: not deployed until committed and pushed. Empty for a bare (cached) clone.
+    pub uncommitted: Vec<String>,
+}
+
+impl RepoStatus {
+    /// Uncommitted files under `path` (an App's source path, repository-relative).
+    pub fn uncommitted_under(&self, path: &str) -> Vec<&str> {
+        let dir = path.trim_matches('/');
+        self.uncommitted
+            .iter()
+            .map(String::as_str)
+            .filter(|f| {
+                dir.is_empty()
+                    || dir == "."
+                    || *f == dir
+                    || f.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

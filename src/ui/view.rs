@@ -74,52 +74,6 @@ fn trunc(s: &str, w: usize) -> String {
     }
 }
 
-/// `text` broken into lines of at most `w` characters at spaces (words longer than a line are
-/// split), so an error is shown whole in a dialog instead of cut at its edge.
-fn wrap(text: &str, w: usize) -> Vec<String> {
-    let w = w.max(10);
-    let mut out = Vec::new();
-    for para in text.lines() {
-        let indent: String = para.chars().take_while(|c| *c == ' ').collect();
-        let mut line = String::new();
-        for word in para.split_whitespace() {
-            let mut word = word.to_string();
-            loop {
-                let len = line.chars().count();
-                let wl = word.chars().count();
-                if len == 0 {
-                    line.push_str(&indent);
-                }
-                let len = line.chars().count();
-                let sep = usize::from(len > indent.len());
-                if len + sep + wl <= w {
-                    if sep == 1 {
-                        line.push(' ');
-                    }
-                    line.push_str(&word);
-                    break;
-                }
-                if len > indent.len() {
-                    out.push(std::mem::take(&mut line));
-                    continue;
-                }
-                // A word longer than the line: split it.
-                let take = w.saturating_sub(len).max(1);
-                line.extend(word.chars().take(take));
-                word = word.chars().skip(take).collect();
-                out.push(std::mem::take(&mut line));
-                if word.is_empty() {
-                    break;
-                }
-            }
-        }
-        if !line.is_empty() || para.trim().is_empty() {
-            out.push(line);
-        }
-    }
-    out
-}
-
 fn spinner(state: &State) -> &'static str {
     let s = state.opts.theme.symbols.spinner;
     s[(state.tick as usize) % s.len()]
@@ -153,7 +107,10 @@ fn render_header(state: &State, f: &mut Frame, area: Rect) {
             .unwrap_or_default();
         format!("{} {}{head}", snap.repo.url, snap.repo.branch)
     };
-    let budget = (area.width as usize).saturating_sub(48);
+    let note = local_changes_note(&snap.repo, area.width >= WIDE);
+    // The note about undeployed local work is worth more than the rest of the URL.
+    let budget = (area.width as usize)
+        .saturating_sub(48 + note.as_ref().map_or(0, |n| n.chars().count() + 3));
     spans.push(Span::raw(trunc(&repo, budget.max(10))));
     spans.push(Span::styled(" │ ", t.dim));
     spans.push(Span::raw(format!("{} apps", snap.apps.len())));
@@ -178,6 +135,9 @@ fn render_header(state: &State, f: &mut Frame, area: Rect) {
     if snap.repo.error.is_some() {
         spans.push(Span::styled(" repo error", t.error));
     }
+    if let Some(note) = note {
+        spans.push(Span::styled(format!(" ! {note}"), t.warn));
+    }
     if state.opts.readonly {
         spans.push(Span::styled(
             " [READ-ONLY]",
@@ -185,6 +145,60 @@ fn render_header(state: &State, f: &mut Frame, area: Rect) {
         ));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The header's note about work in the clone the engine does not deploy: uncommitted files and
+/// commits not pushed. `None` when there is none.
+fn local_changes_note(repo: &crate::engine::api::RepoStatus, wide: bool) -> Option<String> {
+    let n = repo.uncommitted.len();
+    let mut parts = Vec::new();
+    if n > 0 {
+        parts.push(format!("{n} uncommitted"));
+    }
+    if repo.ahead > 0 {
+        parts.push(format!("{} unpushed", repo.ahead));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(if wide {
+        format!(
+            "{}: not deployed until committed and pushed",
+            parts.join(", ")
+        )
+    } else {
+        format!("{} not deployed", parts.join(", "))
+    })
+}
+
+/// The App detail's line about its files changed in the clone but not deployed.
+fn app_local_changes(state: &State, a: &AppState) -> Option<String> {
+    let repo = &state.snapshot.repo;
+    let files = repo.uncommitted_under(&a.app.source.path);
+    let mut parts = Vec::new();
+    match files.as_slice() {
+        [] => {}
+        [one] => parts.push(format!("{one} has uncommitted changes")),
+        many => parts.push(format!(
+            "{} files under {} have uncommitted changes",
+            many.len(),
+            a.app.source.path
+        )),
+    }
+    if repo.ahead > 0 {
+        parts.push(format!(
+            "{} local commit{} not on {}",
+            repo.ahead,
+            if repo.ahead == 1 { "" } else { "s" },
+            repo.upstream.as_deref().unwrap_or("the remote")
+        ));
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "{}: not deployed until committed and pushed",
+            parts.join("; ")
+        )
+    })
 }
 
 fn render_status(state: &State, f: &mut Frame, area: Rect) {
@@ -829,7 +843,10 @@ fn render_detail(state: &State, f: &mut Frame, area: Rect) {
         }
         _ => Vec::new(),
     };
-    let head_h = 3 + err_lines.len().max(1) as u16;
+    let local: Vec<String> = app_local_changes(state, a)
+        .map(|n| errtext::wrap(&format!("! {n}"), w))
+        .unwrap_or_default();
+    let head_h = 3 + err_lines.len().max(1) as u16 + local.len() as u16;
     let [head, tabs, body] = Layout::vertical([
         Constraint::Length(head_h),
         Constraint::Length(1),
@@ -939,6 +956,11 @@ fn render_detail(state: &State, f: &mut Frame, area: Rect) {
     };
     let mut lines = vec![Line::from(l1), l2, l3];
     lines.extend(l4);
+    lines.extend(
+        local
+            .into_iter()
+            .map(|l| Line::from(Span::styled(l, t.warn))),
+    );
     f.render_widget(Paragraph::new(lines), head);
     let pods_n = state.views(a).pods.len();
     let titles: Vec<Line> = Pane::ALL
@@ -2048,7 +2070,7 @@ fn render_dialog(state: &State, d: &Dialog, f: &mut Frame, area: Rect) {
                     "  cannot preview: the engine could not compare this App",
                     t.error,
                 )));
-                for l in wrap(e, iw.saturating_sub(2)) {
+                for l in errtext::wrap(e, iw.saturating_sub(2)) {
                     v.push(Line::from(Span::styled(format!("  {l}"), t.error)));
                 }
             } else if a.compared_at.is_none() {
@@ -2162,7 +2184,7 @@ fn render_dialog(state: &State, d: &Dialog, f: &mut Frame, area: Rect) {
             }
             match &p.outcome {
                 Some(CommandOutcome::Refused(m)) | Some(CommandOutcome::Failed(m)) => {
-                    for l in wrap(m, iw) {
+                    for l in errtext::wrap(m, iw) {
                         v.push(Line::from(Span::styled(l, t.error)));
                     }
                 }
@@ -2765,24 +2787,6 @@ mod tests {
         assert_eq!(window(100, 15, 10), (6, 10));
         assert_eq!(window(5, 4, 10), (0, 5));
         assert_eq!(window(5, 0, 0), (0, 0));
-    }
-
-    #[test]
-    fn wrap_breaks_at_spaces_and_keeps_everything() {
-        let text = "cannot read kubeconfig /nonexistent/kubeconfig: No such file or directory (os error 2)\n  set KUBECONFIG or --kubeconfig to a valid file";
-        let lines = wrap(text, 30);
-        assert!(lines.iter().all(|l| l.chars().count() <= 30), "{lines:?}");
-        assert_eq!(lines[0], "cannot read kubeconfig");
-        assert_eq!(
-            lines.last().map(String::as_str),
-            Some("  --kubeconfig to a valid file")
-        );
-        let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
-        assert_eq!(words(&lines.join(" ")), words(text));
-        assert_eq!(
-            wrap("abcdefghijklmnopqrstuvwxyz", 10),
-            ["abcdefghij", "klmnopqrst", "uvwxyz"]
-        );
     }
 
     #[test]
