@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 use sextant::app::Automated;
@@ -517,4 +518,111 @@ async fn a_degraded_resource_fails_its_wave_after_the_rest_of_the_wave_is_waited
         Some(1),
         "the rest of the wave became healthy before the operation ended"
     );
+}
+
+/// Issue 22 point 8, engine side. Abandoning (the TUI's "abandon and record it" on quit) stops a
+/// running operation, records it `Failed` ("abandoned by …") and releases its lease, so another
+/// session syncs at once. A lease whose holder stopped renewing (its process is gone) is named
+/// so in the refusal, with when it expires; after that a sync takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_operation_is_recorded_and_a_gone_holder_is_named_then_taken_over() {
+    let ns = fresh_ns("quit");
+    let name = format!("quit-{ns}");
+    let repo = Arc::new(StaticRepo::new());
+    repo.set_app(app(&name, &ns, None));
+    let mut stuck = deployment("web", 1);
+    stuck["spec"]["template"]["spec"]["nodeSelector"] =
+        json!({"sextant.test/no-such-node": "true"});
+    let mut after = configmap("after", "x");
+    after["metadata"]["annotations"] = json!({WAVE: "1"});
+    repo.commit(
+        &name,
+        "e0000000000000000000000000000000000000e1",
+        "stuck",
+        vec![stuck, after],
+    );
+    let h = engine(repo.clone(), false).await;
+    wait_app(&h, &name, "first compare", TIMEOUT, |s| {
+        s.compared_at.is_some()
+    })
+    .await;
+    let mut events = h.subscribe();
+    let op = {
+        let h = h.clone();
+        let name = name.clone();
+        tokio::spawn(async move { sync(&h, &name, SyncOptions::default()).await })
+    };
+    loop {
+        match tokio::time::timeout(TIMEOUT, events.recv()).await {
+            Ok(Ok(Event::Progress { app, message, .. }))
+                if app == name && message.contains("waiting for wave 0") =>
+            {
+                break;
+            }
+            Ok(Ok(_)) => {}
+            other => panic!("no wave-0 wait: {other:?}"),
+        }
+    }
+    let out = tokio::time::timeout(TIMEOUT, h.call(Command::Abandon { app: None }))
+        .await
+        .expect("abandon answered");
+    assert_eq!(out, sextant::engine::api::CommandOutcome::Done);
+    let r = op.await.expect("join");
+    assert_eq!(r.phase, OperationPhase::Failed, "{r:?}");
+    assert!(r.message.contains("abandoned by ops@test"), "{}", r.message);
+
+    // Another session sees the record and is not refused.
+    let h2 = engine(repo.clone(), false).await;
+    wait_app(&h2, &name, "abandoned operation recorded", TIMEOUT, |s| {
+        s.operation_state.as_ref().is_some_and(|o| {
+            o.phase == RecordedPhase::Failed && o.message.contains("abandoned by ops@test")
+        })
+    })
+    .await;
+    let dry = SyncOptions {
+        dry_run: true,
+        ..SyncOptions::default()
+    };
+    assert_succeeded(&sync(&h2, &name, dry.clone()).await);
+
+    // A holder that stopped renewing 50 s ago (its process quit without a word).
+    let leases: Api<Lease> = Api::namespaced(support::client().await, "sextant-system");
+    let lease_name = format!("sextant-op-{name}");
+    let _ = leases.delete(&lease_name, &Default::default()).await;
+    let then = k8s_openapi::jiff::Timestamp::now()
+        .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(50))
+        .expect("time")
+        .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
+        .to_string();
+    let ghost: Lease = serde_json::from_value(json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": lease_name, "namespace": "sextant-system"},
+        "spec": {"holderIdentity": "ghost@gone sync #00000000000000aa",
+            "leaseDurationSeconds": 60, "acquireTime": then, "renewTime": then}
+    }))
+    .expect("lease");
+    leases
+        .create(&Default::default(), &ghost)
+        .await
+        .expect("create the ghost's lease");
+    let refused = match h2
+        .call(Command::Sync {
+            app: name.clone(),
+            options: dry.clone(),
+        })
+        .await
+    {
+        sextant::engine::api::CommandOutcome::Refused(m) => m,
+        other => panic!("not refused: {other:?}"),
+    };
+    assert!(
+        refused.contains("ghost@gone sync")
+            && refused.contains("has not been renewed")
+            && refused.contains("most likely stopped")
+            && refused.contains("expires in"),
+        "{refused}"
+    );
+    // Once the lease has expired, a sync takes over.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_succeeded(&sync(&h2, &name, dry).await);
 }

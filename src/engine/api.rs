@@ -495,6 +495,12 @@ pub enum Command {
         app: String,
         pod: ResourceKey,
     },
+    /// Stop the operations this engine runs (of `app`, or all): each ends `Failed` ("abandoned
+    /// by <user>"), is recorded so, and releases its lease, so another session can sync at
+    /// once. What they applied stays. Answered `Done` once they have ended.
+    Abandon {
+        app: Option<String>,
+    },
 }
 
 /// The outcome of a command, sent on the request's reply channel.

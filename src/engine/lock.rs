@@ -27,10 +27,14 @@ pub fn lease_name(app: &str) -> String {
 /// Why a lock could not be taken.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum LockError {
-    #[error(
-        "sync in progress by {holder} since {since}\n  wait for it to finish (or, if it crashed, for the lease to expire after {LEASE_SECONDS}s)"
-    )]
-    Held { holder: String, since: String },
+    #[error("{}", held_message(holder, since, *silent_secs))]
+    Held {
+        holder: String,
+        since: String,
+        /// Seconds since the holder last renewed the lease, when that is longer than two
+        /// renewal periods: its process has most likely stopped.
+        silent_secs: Option<i64>,
+    },
     #[error(transparent)]
     Cluster(#[from] ClusterError),
 }
@@ -42,6 +46,30 @@ pub struct OperationLock {
     app: String,
     identity: String,
     renew: tokio::task::JoinHandle<()>,
+}
+
+/// Renewals a live holder never misses: silence longer than this means its process is gone.
+const SILENCE_SECONDS: i64 = 2 * RENEW_EVERY.as_secs() as i64;
+
+fn held_message(holder: &str, since: &str, silent_secs: Option<i64>) -> String {
+    match silent_secs {
+        Some(silent) => format!(
+            "sync in progress by {holder} since {since}, but its lease has not been renewed for {silent}s: the process running it has most likely stopped (quit or lost the cluster)\n  the lease expires in {}s; sync again then to take over (the interrupted operation is recorded as Error)",
+            (LEASE_SECONDS - silent).max(0)
+        ),
+        None => format!(
+            "sync in progress by {holder} since {since}\n  wait for it to finish (or, if it crashed, for the lease to expire after {LEASE_SECONDS}s)"
+        ),
+    }
+}
+
+/// Seconds since the lease was last renewed, when longer than [`SILENCE_SECONDS`].
+fn silence(renew: &str) -> Option<i64> {
+    let t = renew.parse::<k8s_openapi::jiff::Timestamp>().ok()?;
+    let age = k8s_openapi::jiff::Timestamp::now()
+        .duration_since(t)
+        .as_secs();
+    (age > SILENCE_SECONDS).then_some(age)
 }
 
 fn micro_time_now() -> String {
@@ -130,11 +158,12 @@ pub async fn acquire(
                 .await
         }
         Some(lease) => {
-            let (holder, acquired, _, free) = holder_of(&lease);
+            let (holder, acquired, renewed, free) = holder_of(&lease);
             if !free {
                 return Err(LockError::Held {
                     holder: display_holder(&holder),
                     since: acquired,
+                    silent_secs: silence(&renewed),
                 });
             }
             cluster
@@ -155,10 +184,11 @@ pub async fn acquire(
                 .get(&lease_gvk(), STATE_NAMESPACE, &lease_name(app))
                 .await?
                 .unwrap_or(Value::Null);
-            let (holder, acquired, _, _) = holder_of(&lease);
+            let (holder, acquired, renewed, _) = holder_of(&lease);
             return Err(LockError::Held {
                 holder: display_holder(&holder),
                 since: acquired,
+                silent_secs: silence(&renewed),
             });
         }
         Err(e) => return Err(e.into()),

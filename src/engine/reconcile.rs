@@ -175,6 +175,10 @@ enum AppMsg {
         reply: Option<oneshot::Sender<CommandOutcome>>,
     },
     OpDone(Box<OperationResult>),
+    /// Stop the running operation (if any); answered when it has ended.
+    Abandon {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// The engine entry point: `Engine::start(options)` → [`EngineHandle`].
@@ -316,7 +320,11 @@ async fn handle_command(
             let _ = r.send(CommandOutcome::Refused(msg));
         }
     };
-    let mutating = !matches!(command, Command::Refresh { .. } | Command::PodEvents { .. });
+    // Abandoning only stops what this engine started (nothing, when read-only).
+    let mutating = !matches!(
+        command,
+        Command::Refresh { .. } | Command::PodEvents { .. } | Command::Abandon { .. }
+    );
     if mutating && shared.opts.readonly {
         refuse(
             reply,
@@ -325,7 +333,7 @@ async fn handle_command(
         return;
     }
     let app_name = match &command {
-        Command::Refresh { app, .. } => app.clone(),
+        Command::Refresh { app, .. } | Command::Abandon { app } => app.clone(),
         Command::Sync { app, .. }
         | Command::Rollback { app, .. }
         | Command::SetAutoSync { app, .. }
@@ -428,6 +436,28 @@ async fn handle_command(
                 }
             }
         }
+        Command::Abandon { .. } => {
+            let targets: Vec<&mpsc::UnboundedSender<AppMsg>> = match &target {
+                Some(name) => actors.get(name).into_iter().collect(),
+                None => actors.values().collect(),
+            };
+            let mut answers = Vec::new();
+            for tx in targets {
+                let (atx, arx) = oneshot::channel();
+                if tx.send(AppMsg::Abandon { reply: atx }).is_ok() {
+                    answers.push(arx);
+                }
+            }
+            // Each actor answers once its operation has ended and been recorded.
+            tokio::spawn(async move {
+                for a in answers {
+                    let _ = a.await;
+                }
+                if let Some(r) = reply {
+                    let _ = r.send(CommandOutcome::Done);
+                }
+            });
+        }
         Command::Promote(req) => {
             let outcome = match shared.opts.repo.promote(&req).await {
                 Ok(rev) => {
@@ -498,6 +528,10 @@ struct Actor {
     history: History,
     override_: Option<AutoSyncOverride>,
     op_running: bool,
+    /// Stops the running operation (see [`Command::Abandon`]), with who abandons it.
+    cancel_op: Option<oneshot::Sender<String>>,
+    /// Answered when the running operation ends.
+    abandon_replies: Vec<oneshot::Sender<()>>,
     /// Revision auto-sync last attempted (once per revision).
     auto_synced: Option<String>,
     /// The last operation's attempt (ours, or another operator's from the record in the
@@ -538,6 +572,8 @@ impl Actor {
             history: History::default(),
             override_: None,
             op_running: false,
+            cancel_op: None,
+            abandon_replies: Vec::new(),
             auto_synced: None,
             last_attempt: None,
             record_seen: None,
@@ -682,8 +718,21 @@ impl Actor {
             } => {
                 self.start_operation(kind, options, history_id, reply).await;
             }
+            AppMsg::Abandon { reply } => match self.cancel_op.take() {
+                Some(cancel) if self.op_running => {
+                    let _ = cancel.send(self.shared.opts.user.clone());
+                    self.abandon_replies.push(reply);
+                }
+                _ => {
+                    let _ = reply.send(());
+                }
+            },
             AppMsg::OpDone(result) => {
                 self.op_running = false;
+                self.cancel_op = None;
+                for r in self.abandon_replies.drain(..) {
+                    let _ = r.send(());
+                }
                 // As Argo CD: auto-sync does not repeat a revision the last operation (any kind:
                 // a manual sync, a rollback) already ran; a rollback at an older revision means
                 // re-enabling auto-sync brings the App back to Git's revision.
@@ -1302,8 +1351,10 @@ impl Actor {
             auto_prune: self.auto().prune,
         };
         let tx = self.tx.clone();
+        let (cancel_tx, cancel_rx) = oneshot::channel::<String>();
+        self.cancel_op = Some(cancel_tx);
         tokio::spawn(async move {
-            let result = ctx.run().await;
+            let result = ctx.run(cancel_rx).await;
             let _ = ctx
                 .shared
                 .events
@@ -1425,7 +1476,7 @@ impl OpContext {
         }
     }
 
-    async fn run(&self) -> OperationResult {
+    async fn run(&self, cancel: oneshot::Receiver<String>) -> OperationResult {
         let what = match self.kind {
             OperationKind::Rollback => "rollback",
             OperationKind::AutoSync => "auto-sync",
@@ -1435,11 +1486,19 @@ impl OpContext {
         let user = self.shared.opts.user.clone();
         let lock = match lock::acquire(self.cluster.clone(), &self.app.name, &user, what).await {
             Ok(l) => l,
-            Err(lock::LockError::Held { holder, since }) => {
+            Err(lock::LockError::Held {
+                holder,
+                since,
+                silent_secs: None,
+            }) => {
                 return self.refused(format!(
                     "{}: sync in progress by {holder} since {since}",
                     self.app.name
                 ));
+            }
+            // The holder stopped renewing: say so, and when the lease frees up.
+            Err(e @ lock::LockError::Held { .. }) => {
+                return self.refused(format!("{}: {e}", self.app.name));
             }
             Err(lock::LockError::Cluster(e)) => {
                 return self.failed(format!("{}: {e}", self.app.name));
@@ -1461,7 +1520,20 @@ impl OpContext {
         {
             tracing::warn!(app = %self.app.name, "operation record not written: {e}");
         }
-        let result = self.run_locked().await;
+        // Abandoned (the operator quits and says so): stop here; the record and the lease are
+        // settled below like for any other end. A dropped sender is no abandonment.
+        let abandoned = async {
+            match cancel.await {
+                Ok(who) => who,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let result = tokio::select! {
+            r = self.run_locked() => r,
+            who = abandoned => self.failed(format!(
+                "abandoned by {who} before it finished (the session quit); what it applied stays as it is"
+            )),
+        };
         if let Err(e) = history::finish_operation_record(
             self.cluster.clone(),
             &self.app.name,
