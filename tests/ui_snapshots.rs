@@ -1210,10 +1210,10 @@ fn sync_without_a_compare_says_why_and_does_not_wait_forever() {
 
 /// Issue 20: the sync preview names the ignored fields (ignoreDifferences) a sync will overwrite
 /// with Git's value, and says nothing of them when the App keeps live values
-/// (`RespectIgnoreDifferences=true`). Such fields leave the App's counts alone.
+/// (`RespectIgnoreDifferences=true`) or does not apply Synced resources (`ApplyOutOfSyncOnly`).
 #[test]
 fn sync_preview_names_ignored_fields_it_overwrites() {
-    let with = |respect: bool| {
+    let with = |option: Option<&str>| {
         let mut snap = fixtures::snapshot();
         let app = snap
             .apps
@@ -1227,11 +1227,9 @@ fn sync_preview_names_ignored_fields_it_overwrites() {
             .expect("a Deployment in dev");
         row.ignored_changes = vec!["/spec/replicas: 6 → 1".into()];
         let name = row.key.name.clone();
-        if respect {
-            app.app
-                .sync_policy
-                .sync_options
-                .push("RespectIgnoreDifferences=true".into());
+        row.state = ResourceState::Synced;
+        if let Some(o) = option {
+            app.app.sync_policy.sync_options.push(o.into());
         }
         let mut s = State::new(opts(), snap, fixtures::now());
         select(&mut s, "astromesh-dev");
@@ -1239,14 +1237,17 @@ fn sync_preview_names_ignored_fields_it_overwrites() {
         assert!(matches!(s.dialog, Some(Dialog::Sync(_))));
         (draw(&s, 160, 48), name)
     };
-    let (screen, name) = with(false);
+    let (screen, name) = with(None);
     assert!(
         screen.contains("1 ignored field(s) get Git's value")
             && screen.contains(&format!("! Deployment/{name} /spec/replicas: 6 → 1")),
         "{screen}"
     );
-    let (screen, _) = with(true);
-    assert!(!screen.contains("ignored field"), "{screen}");
+    // Kept live, or not applied at all (a Synced resource under ApplyOutOfSyncOnly).
+    for option in ["RespectIgnoreDifferences=true", "ApplyOutOfSyncOnly=true"] {
+        let (screen, _) = with(Some(option));
+        assert!(!screen.contains("ignored field"), "{option}: {screen}");
+    }
 }
 
 /// Point 10: edits in the clone that are not committed and pushed are not deployed, and the

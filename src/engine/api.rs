@@ -270,17 +270,17 @@ impl AppState {
 
     /// What a sync overwrites although ignoreDifferences hides it, one line per field
     /// (`Deployment/web /spec/replicas: 6 → 1`); empty when the App's sync options include
-    /// `RespectIgnoreDifferences=true` (the sync then keeps live's values).
+    /// `RespectIgnoreDifferences=true` (the sync then keeps live's values). With
+    /// `ApplyOutOfSyncOnly=true` only resources the sync applies count.
     pub fn ignored_overwrites(&self) -> Vec<String> {
-        if self
-            .app
-            .sync_policy
-            .has_option("RespectIgnoreDifferences=true")
-        {
+        let policy = &self.app.sync_policy;
+        if policy.has_option("RespectIgnoreDifferences=true") {
             return Vec::new();
         }
+        let out_of_sync_only = policy.has_option("ApplyOutOfSyncOnly=true");
         self.resources
             .iter()
+            .filter(|r| !out_of_sync_only || r.state != ResourceState::Synced)
             .flat_map(|r| {
                 r.ignored_changes
                     .iter()
