@@ -762,51 +762,84 @@ fn offline_from_cache_says_so_and_an_empty_cache_offline_is_an_error() {
     );
 }
 
-#[test]
-fn cli_lists_and_diffs_the_three_guide_environments_with_dependencies() {
-    let server = server();
-    let work = tempfile::tempdir().unwrap();
-    let prefix = format!("chartdeps-{:x}", std::process::id());
-    let dir = guide_repo(&work.path().join("g"), GUIDE_DEPENDENCIES);
-    // Own App names and namespaces on the shared control plane.
-    let appset = dir.join("deploy/gitops/argocd/applicationset.yaml");
-    let text = std::fs::read_to_string(&appset)
-        .unwrap()
-        .replace("namespace: astromesh-", &format!("namespace: {prefix}-"))
-        .replace(
-            "name: astromesh-{{env}}",
-            &format!("name: {prefix}-{{{{env}}}}"),
+/// The guide repository with App names and namespaces of its own (the control plane is shared),
+/// a config.toml with mirrors (and credentials when asked), and a runner for `sextant`.
+struct Cli {
+    work: tempfile::TempDir,
+    dir: PathBuf,
+    config: PathBuf,
+    prefix: String,
+}
+
+impl Cli {
+    fn new(server: &ChartRepoServer, tag: &str, with_credentials: bool) -> Self {
+        let work = tempfile::tempdir().unwrap();
+        let prefix = format!("chartdeps-{tag}-{:x}", std::process::id());
+        let dir = guide_repo(&work.path().join("g"), GUIDE_DEPENDENCIES);
+        let appset = dir.join("deploy/gitops/argocd/applicationset.yaml");
+        let text = std::fs::read_to_string(&appset)
+            .unwrap()
+            .replace("namespace: astromesh-", &format!("namespace: {prefix}-"))
+            .replace(
+                "name: astromesh-{{env}}",
+                &format!("name: {prefix}-{{{{env}}}}"),
+            );
+        std::fs::write(&appset, text).unwrap();
+        // An App without chart dependencies next to them.
+        std::fs::create_dir_all(dir.join("deploy/plain")).unwrap();
+        std::fs::write(
+            dir.join("deploy/plain/cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\ndata:\n  a: b\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("deploy/gitops/argocd/plain.yaml"),
+            format!("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {prefix}-plain\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: https://github.com/example/astromesh-gitops.git\n    targetRevision: HEAD\n    path: deploy/plain\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {prefix}-plain\n"),
+        )
+        .unwrap();
+        git(&dir, &["add", "-A"]);
+        git(&dir, &["commit", "-q", "-m", "test names, plain App"]);
+        let password_file = work.path().join("pw");
+        std::fs::write(&password_file, PASSWORD).unwrap();
+        let mut config = format!(
+            "[render]\nrenderer = \"native\"\nhelm_binary = {:?}\nkube_version = \"1.36.0\"\n\n[reconcile]\npoll_interval_secs = 3600\npoll_jitter_secs = 0\n\n[charts]\ncache_dir = {:?}\n",
+            support::bin("helm").display().to_string(),
+            work.path().join("chart-cache").display().to_string(),
         );
-    std::fs::write(&appset, text).unwrap();
-    git(&dir, &["commit", "-q", "-am", "test names"]);
-    let password_file = work.path().join("pw");
-    std::fs::write(&password_file, PASSWORD).unwrap();
-    let mut config = format!(
-        "[render]\nrenderer = \"native\"\nhelm_binary = {:?}\nkube_version = \"1.36.0\"\n\n[reconcile]\npoll_interval_secs = 3600\npoll_jitter_secs = 0\n\n[charts]\ncache_dir = {:?}\n\n[[charts.repositories]]\nurl = \"{}/private\"\nusername = \"{USER}\"\npassword_file = {:?}\n",
-        support::bin("helm").display().to_string(),
-        work.path().join("chart-cache").display().to_string(),
-        server.url(),
-        password_file.display().to_string(),
-    );
-    for (up, path) in UPSTREAMS {
-        config.push_str(&format!(
-            "\n[[charts.mirrors]]\nupstream = \"{up}\"\nmirror = \"{}/{path}\"\n",
-            server.url()
-        ));
+        if with_credentials {
+            config.push_str(&format!(
+                "\n[[charts.repositories]]\nurl = \"{}/private\"\nusername = \"{USER}\"\npassword_file = {:?}\n",
+                server.url(),
+                password_file.display().to_string(),
+            ));
+        }
+        for (up, path) in UPSTREAMS {
+            config.push_str(&format!(
+                "\n[[charts.mirrors]]\nupstream = \"{up}\"\nmirror = \"{}/{path}\"\n",
+                server.url()
+            ));
+        }
+        let config_path = work.path().join("config.toml");
+        std::fs::write(&config_path, config).unwrap();
+        Self {
+            work,
+            dir,
+            config: config_path,
+            prefix,
+        }
     }
-    let config_path = work.path().join("config.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let sextant = |args: &[&str]| {
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
         let out = assert_cmd::Command::cargo_bin("sextant")
             .unwrap()
             .arg("--config")
-            .arg(&config_path)
+            .arg(&self.config)
             .arg("--repo")
-            .arg(&dir)
+            .arg(&self.dir)
             .arg("--kubeconfig")
             .arg(support::kubeconfig_path())
-            .env("XDG_CACHE_HOME", work.path().join("cache"))
-            .env("XDG_STATE_HOME", work.path().join("state"))
+            .env("XDG_CACHE_HOME", self.work.path().join("cache"))
+            .env("XDG_STATE_HOME", self.work.path().join("state"))
             .env("NO_COLOR", "1")
             .env_remove("SEXTANT_REPO")
             .env_remove("SEXTANT_CONFIG")
@@ -819,31 +852,47 @@ fn cli_lists_and_diffs_the_three_guide_environments_with_dependencies() {
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
-    };
-    let (code, out, err) = sextant(&["app", "list", "-o", "json"]);
-    assert_eq!(code, 0, "{err}\n{out}");
-    let list: Value = serde_json::from_str(&out).unwrap();
-    for env in ["dev", "staging", "prod"] {
-        let name = format!("{prefix}-{env}");
-        let app = list
+    }
+
+    fn list(&self) -> Vec<Value> {
+        let (code, out, err) = self.run(&["app", "list", "-o", "json"]);
+        assert_eq!(code, 0, "{err}\n{out}");
+        serde_json::from_str::<Value>(&out)
+            .unwrap()
             .as_array()
             .unwrap()
-            .iter()
+            .clone()
+    }
+
+    fn app<'a>(&self, list: &'a [Value], suffix: &str) -> &'a Value {
+        let name = format!("{}-{suffix}", self.prefix);
+        list.iter()
             .find(|a| a["name"] == name.as_str())
-            .unwrap_or_else(|| panic!("{name} not listed: {out}"));
+            .unwrap_or_else(|| panic!("{name} not listed: {list:?}"))
+    }
+}
+
+#[test]
+fn cli_lists_and_diffs_the_three_guide_environments_with_dependencies() {
+    let server = server();
+    let cli = Cli::new(&server, "ok", true);
+    let list = cli.list();
+    for env in ["dev", "staging", "prod", "plain"] {
+        let app = cli.app(&list, env);
         assert_eq!(app["status"]["sync"], "OutOfSync", "{app}");
         assert!(
             !app.to_string().contains("ComparisonError"),
-            "{name} has a comparison error: {app}"
+            "{env} has a comparison error: {app}"
         );
     }
     // The diff shows the dependencies' objects (nothing is deployed yet).
-    let (code, out, err) = sextant(&["app", "diff", "prod"]);
+    let (code, out, err) = cli.run(&["app", "diff", "prod"]);
     assert_eq!(code, 1, "{err}\n{out}");
     for needle in [
-        &format!("{prefix}-prod-postgresql"),
-        &format!("{prefix}-prod-redis-master"),
-        &format!("{prefix}-prod-ollama"),
+        format!("{}-prod-postgresql", cli.prefix),
+        format!("{}-prod-redis-master", cli.prefix),
+        format!("{}-prod-ollama", cli.prefix),
+        format!("{}-prod-opentelemetry-collector", cli.prefix),
     ] {
         assert!(
             out.contains(needle.as_str()),
@@ -851,4 +900,63 @@ fn cli_lists_and_diffs_the_three_guide_environments_with_dependencies() {
             &out[..out.len().min(3000)]
         );
     }
+}
+
+#[test]
+fn cli_a_dependency_error_is_the_apps_condition_and_other_apps_keep_working() {
+    let server = server();
+    let cli = Cli::new(&server, "denied", false);
+    let list = cli.list();
+    for env in ["dev", "staging", "prod"] {
+        let app = cli.app(&list, env);
+        let text = app.to_string();
+        for needle in [
+            "ComparisonError",
+            "dependency `opentelemetry-collector`",
+            "private/open-telemetry/index.yaml",
+            "401",
+            "fix: add credentials",
+        ] {
+            assert!(text.contains(needle), "{needle:?} not in {env}: {app}");
+        }
+        assert!(!text.contains(PASSWORD));
+    }
+    let plain = cli.app(&list, "plain");
+    assert_eq!(plain["status"]["sync"], "OutOfSync", "{plain}");
+    assert!(!plain.to_string().contains("ComparisonError"), "{plain}");
+}
+
+#[test]
+fn the_helm_renderer_gets_the_same_dependencies() {
+    let server = server();
+    let work = tempfile::tempdir().unwrap();
+    let dir = guide_repo(
+        work.path(),
+        &one_dependency("redis", "~20.0", "https://charts.bitnami.com/bitnami"),
+    );
+    let repo = Repo::open(&dir).unwrap();
+    let app = apps(&repo).remove(0);
+    let charts = Arc::new(ChartRepos::new(charts_config(&server, work.path(), true)));
+    let helm = Renderer::new(render_opts(
+        work.path(),
+        RendererChoice::Helm,
+        charts.clone(),
+    ));
+    let native = Renderer::new(render_opts(
+        &work.path().join("n"),
+        RendererChoice::Native,
+        charts,
+    ));
+    let head = repo.resolve("HEAD").unwrap();
+    let by_helm = helm.render(&repo, &app, &head).unwrap();
+    assert_eq!(by_helm.renderer, sextant::render::RendererKind::HelmCli);
+    let by_native = render(&native, &repo, &app).unwrap();
+    assert_eq!(by_key(&by_helm.manifests), by_key(&by_native));
+    assert!(
+        by_native
+            .iter()
+            .any(|m| m.object["metadata"]["labels"]["helm.sh/chart"] == "redis-20.0.99")
+    );
+    // The clone is never written: charts/ stays absent from the work tree.
+    assert!(!dir.join("deploy/helm/astromesh/charts").exists());
 }
