@@ -57,6 +57,37 @@ pub struct HelmSource {
     pub release_name: Option<String>,
     /// Skip the chart's `crds/` directory (`helm.skipCrds`).
     pub skip_crds: bool,
+    /// A chart from a Helm repository (`source.chart`) instead of a path in Git.
+    pub chart: Option<ChartRef>,
+}
+
+/// `repoURL` + `chart` + `targetRevision` of a Helm-repository source.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChartRef {
+    /// The Helm repository (`https://...`, or `@name` from config.toml).
+    pub repo_url: String,
+    pub name: String,
+    /// An exact version, a range (`20.x`, `~1.2`) or `*`.
+    pub version: String,
+}
+
+impl AppSource {
+    /// The Git revision to read: a Helm-repository chart has nothing in Git, so the repository's
+    /// HEAD (for history and change detection); otherwise `targetRevision`.
+    pub fn git_revision(&self) -> &str {
+        match &self.kind {
+            SourceKind::Helm(HelmSource { chart: Some(_), .. }) => "HEAD",
+            _ => &self.target_revision,
+        }
+    }
+
+    /// The Helm-repository chart, if this source is one.
+    pub fn chart(&self) -> Option<&ChartRef> {
+        match &self.kind {
+            SourceKind::Helm(h) => h.chart.as_ref(),
+            SourceKind::Directory(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -960,3 +960,90 @@ fn the_helm_renderer_gets_the_same_dependencies() {
     // The clone is never written: charts/ stays absent from the work tree.
     assert!(!dir.join("deploy/helm/astromesh/charts").exists());
 }
+
+#[test]
+fn an_application_with_a_chart_from_a_helm_repository_renders_like_helm_template() {
+    let server = server();
+    let work = tempfile::tempdir().unwrap();
+    let dir = guide_repo(work.path(), "");
+    std::fs::write(
+        dir.join("deploy/gitops/argocd/cache.yaml"),
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: cache\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: https://charts.bitnami.com/bitnami\n    chart: redis\n    targetRevision: 20.0.x\n    helm:\n      valueFiles: [values.yaml]\n      valuesObject:\n        architecture: standalone\n        auth:\n          enabled: false\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: cache\n",
+    )
+    .unwrap();
+    git(&dir, &["add", "-A"]);
+    git(
+        &dir,
+        &["commit", "-q", "-m", "redis from the bitnami repository"],
+    );
+    let repo = Repo::open(&dir).unwrap();
+    let app = apps(&repo)
+        .into_iter()
+        .find(|a| a.name == "cache")
+        .expect("cache App");
+    assert_eq!(
+        app.source
+            .chart()
+            .map(|c| (c.name.as_str(), c.version.as_str())),
+        Some(("redis", "20.0.x"))
+    );
+    let native = Renderer::new(render_opts(
+        work.path(),
+        RendererChoice::Native,
+        Arc::new(ChartRepos::new(charts_config(&server, work.path(), true))),
+    ));
+    let ours = render(&native, &repo, &app).unwrap();
+    // Oracle: helm template of the very archive the repository serves for 20.0.x.
+    let values = work.path().join("inline.yaml");
+    std::fs::write(
+        &values,
+        "architecture: standalone\nauth:\n  enabled: false\n",
+    )
+    .unwrap();
+    let out = run(Command::new(support::bin("helm"))
+        .args(["template", "cache"])
+        .arg(packaged().join("bitnami/redis-20.0.99.tgz"))
+        .args([
+            "--namespace",
+            "cache",
+            "--include-crds",
+            "--kube-version",
+            "1.36.0",
+        ])
+        .arg("--values")
+        .arg(&values));
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&out).unwrap();
+    let theirs: Vec<Manifest> = docs
+        .into_iter()
+        .filter(|d| d.is_object())
+        .map(|object| Manifest {
+            object,
+            source_file: String::new(),
+        })
+        .collect();
+    assert!(!ours.is_empty());
+    assert_eq!(by_key(&ours), by_key(&theirs));
+    assert!(
+        ours.iter().all(|m| m.source_file.starts_with("redis/")),
+        "{:?}",
+        ours[0].source_file
+    );
+
+    // OCI registries are not supported yet: a clear per-App error, the other Apps still load.
+    std::fs::write(
+        dir.join("deploy/gitops/argocd/oci.yaml"),
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: oci-cache\nspec:\n  source:\n    repoURL: registry-1.docker.io/bitnamicharts\n    chart: redis\n    targetRevision: 20.0.5\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: cache\n",
+    )
+    .unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "an OCI chart"]);
+    let repo = Repo::open(&dir).unwrap();
+    let head = repo.resolve("HEAD").unwrap();
+    let loaded = load_apps(&repo, &head, &Config::with_defaults()).unwrap();
+    assert_eq!(loaded.apps.len(), 4);
+    let errors = format!("{:?}", loaded.errors);
+    assert!(
+        errors.contains("OCI registries are not supported yet"),
+        "{errors}"
+    );
+}

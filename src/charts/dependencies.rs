@@ -131,6 +131,19 @@ impl ChartRepos {
         Ok(out)
     }
 
+    /// One chart (an Application's `source.chart`): the newest version of `name` in
+    /// `repository` matching `constraint`, as a cached archive, plus notices.
+    pub fn fetch_chart(
+        &self,
+        name: &str,
+        constraint: &str,
+        repository: &str,
+    ) -> Result<(Fetched, Vec<String>), ChartError> {
+        let mut out = Resolution::default();
+        let fetched = self.resolve_one(name, constraint, repository, "", &mut out)?;
+        Ok((fetched, out.notices))
+    }
+
     fn named_url(&self, repository: &str) -> Option<String> {
         let name = repository
             .strip_prefix('@')

@@ -321,7 +321,7 @@ fn list(args: &ListArgs, ctx: &Context) -> CliResult {
                         .and_then(|s| s.revision.as_ref())
                         .map(|r| r.short().to_string())
                         .or_else(|| {
-                            repo.resolve(&app.source.target_revision)
+                            repo.resolve(app.source.git_revision())
                                 .ok()
                                 .map(|c| c.short().to_string())
                         })
@@ -415,7 +415,7 @@ fn manifests(args: &ManifestsArgs, ctx: &Context) -> CliResult {
     let revision = args
         .revision
         .clone()
-        .unwrap_or_else(|| app.source.target_revision.clone());
+        .unwrap_or_else(|| app.source.git_revision().to_string());
     let commit = repo.resolve(&revision)?;
     let renderer = Renderer::new(RenderOptions::from_config(&ctx.config));
     let rendered = renderer.render(&repo, app, &commit)?;

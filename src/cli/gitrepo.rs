@@ -95,7 +95,7 @@ fn poll_blocking(repo: &source::Repo, config: &Config, fetch: bool) -> Result<Re
         .into_iter()
         .map(|app| {
             let revision = repo
-                .resolve(&app.source.target_revision)
+                .resolve(app.source.git_revision())
                 .map(|c| revision_of(&c))
                 .map_err(|e| e.to_string());
             DesiredApp { app, revision }

@@ -24,6 +24,7 @@ pub mod deps;
 pub mod directory;
 pub mod helm_cli;
 pub mod native;
+pub mod remote;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -284,6 +285,12 @@ impl Renderer {
         app: &App,
         commit: &Commit,
     ) -> Result<Arc<Rendered>, RenderError> {
+        if let SourceKind::Helm(helm) = &app.source.kind
+            && let Some(chart) = &helm.chart
+        {
+            let prepared = remote::prepare(app, helm, chart, &self.opts)?;
+            return self.render_prepared(app, commit, &prepared);
+        }
         let path = normalize(&app.source.path);
         if !repo.is_dir(commit, &path)? {
             return Err(RenderError::PathNotFound {
@@ -308,14 +315,23 @@ impl Renderer {
             }
             SourceKind::Helm(helm) => {
                 let prepared = helm_cli::prepare(repo, app, commit, helm, &self.opts)?;
-                let key = cache::helm_key(app, &prepared, self.renderer_label());
-                self.cache.get_or_render(&key, commit, || {
-                    let mut rendered = self.render_helm(app, commit, &prepared.input)?;
-                    rendered.notices.extend(prepared.notices.iter().cloned());
-                    Ok(rendered)
-                })
+                self.render_prepared(app, commit, &prepared)
             }
         }
+    }
+
+    fn render_prepared(
+        &self,
+        app: &App,
+        commit: &Commit,
+        prepared: &helm_cli::Prepared,
+    ) -> Result<Arc<Rendered>, RenderError> {
+        let key = cache::helm_key(app, prepared, self.renderer_label());
+        self.cache.get_or_render(&key, commit, || {
+            let mut rendered = self.render_helm(app, commit, &prepared.input)?;
+            rendered.notices.extend(prepared.notices.iter().cloned());
+            Ok(rendered)
+        })
     }
 
     fn renderer_label(&self) -> &'static str {

@@ -378,8 +378,8 @@ impl Ctx<'_> {
 
     fn source(&self, src: &Value) -> Result<AppSource, String> {
         let obj = src.as_object().ok_or("`spec.source` is not a map")?;
-        if obj.contains_key("chart") {
-            return Err("Helm repository charts (`source.chart`) are not supported; commit the chart to Git and set `source.path`".into());
+        if let Some(chart) = str_field(obj, "chart").filter(|c| !c.is_empty()) {
+            return chart_source(obj, chart);
         }
         for unsupported in ["kustomize", "plugin"] {
             if obj.contains_key(unsupported) {
@@ -412,6 +412,36 @@ impl Ctx<'_> {
     fn detect_kind(&self, path: &str) -> SourceKind {
         detect_kind(self.repo, self.commit, path)
     }
+}
+
+/// A chart from a Helm repository: `repoURL` + `chart` + `targetRevision` (the chart version:
+/// exact, a range or `*`), with the usual `helm` settings.
+fn chart_source(obj: &Map<String, Value>, chart: String) -> Result<AppSource, String> {
+    let repo_url = str_field(obj, "repoURL").unwrap_or_default();
+    let is_http = repo_url.starts_with("https://") || repo_url.starts_with("http://");
+    if !is_http && !repo_url.starts_with('@') {
+        return Err(format!(
+            "`source.repoURL` {repo_url:?} for chart `{chart}` is not an http(s) Helm repository; OCI registries are not supported yet (commit the chart to Git, or serve it from a Helm repository)"
+        ));
+    }
+    let mut helm = match obj.get("helm") {
+        Some(h) => parse_helm(h)?,
+        None => HelmSource::default(),
+    };
+    let version = str_field(obj, "targetRevision")
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "*".into());
+    helm.chart = Some(crate::app::ChartRef {
+        repo_url: repo_url.clone(),
+        name: chart,
+        version: version.clone(),
+    });
+    Ok(AppSource {
+        repo_url,
+        path: String::new(),
+        target_revision: version,
+        kind: SourceKind::Helm(helm),
+    })
 }
 
 /// Best-effort position of an object in its file: the `name: <name>` line, or with `key`, the
@@ -667,6 +697,7 @@ fn parse_helm(h: &Value) -> Result<HelmSource, String> {
         parameters,
         release_name: str_field(obj, "releaseName").filter(|r| !r.is_empty()),
         skip_crds: bool_field(obj, "skipCrds", "source.helm")?,
+        chart: None,
     })
 }
 
