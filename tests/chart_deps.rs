@@ -1012,7 +1012,8 @@ fn an_application_with_a_chart_from_a_helm_repository_renders_like_helm_template
         ])
         .arg("--values")
         .arg(&values));
-    let docs: Vec<Value> = serde_saphyr::from_multiple(&out).unwrap();
+    // Read as Argo CD reads helm's output (YAML 1.1 scalars), as the renderer does.
+    let (docs, _) = sextant::render::yaml::parse_manifest_documents(&out, "helm template").unwrap();
     let theirs: Vec<Manifest> = docs
         .into_iter()
         .filter(|d| d.is_object())
