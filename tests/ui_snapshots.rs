@@ -1305,3 +1305,98 @@ fn uncommitted_and_unpushed_changes_are_not_deployed_and_say_so() {
             .is_some_and(|l| l.contains("2 unpushed"))
     );
 }
+
+/// Point 14: at 120 columns NAME takes what the names need and a message column shows the
+/// health message whole; at 70 no status is cut mid-word (the revision and last-sync columns
+/// go first).
+#[test]
+fn apps_table_columns_fit_the_width() {
+    let s = state();
+    let at120 = draw(&s, 120, 30);
+    let header = at120
+        .lines()
+        .find(|l| l.contains("NAME"))
+        .expect("header row");
+    let name_col = header.find("ENV").expect("ENV") - header.find("NAME").expect("NAME");
+    assert!(name_col <= 25, "NAME takes {name_col} columns:\n{at120}");
+    assert!(header.contains("MESSAGE"), "{header}");
+    assert!(at120.contains("1 pod in ImagePullBackOff"), "{at120}");
+    assert!(
+        at120.contains("waiting for rollout") || at120.contains("auto-sync"),
+        "{at120}"
+    );
+    let at70 = draw(&s, 70, 20);
+    for status in ["Synced", "OutOfSync", "Healthy", "Degraded", "Progressing"] {
+        assert!(at70.contains(status), "{status} cut at 70 columns:\n{at70}");
+    }
+    assert!(at70.contains("⠋ auto-sync"), "{at70}");
+    insta::assert_snapshot!("apps_120x30", at120);
+    insta::assert_snapshot!("apps_70x20", at70);
+}
+
+/// Point 14: the rollback list's columns line up; the promotion dialog's title follows the pair
+/// being chosen; Esc in a later promotion step goes back one step, not out of the wizard.
+#[test]
+fn rollback_list_aligns_and_promote_title_and_esc_follow_the_user() {
+    let mut s = state();
+    select(&mut s, "astromesh-dev");
+    ch(&mut s, 'r');
+    let screen = draw(&s, 160, 48);
+    let dates: Vec<usize> = screen
+        .lines()
+        .filter(|l| l.contains(" #"))
+        .filter_map(|l| l.find("2026-11-2"))
+        .collect();
+    assert_eq!(dates.len(), 4, "{screen}");
+    assert!(
+        dates.windows(2).all(|w| w[0] == w[1]),
+        "{dates:?}\n{screen}"
+    );
+    key(&mut s, KeyCode::Esc);
+
+    ch(&mut s, 'p');
+    assert!(draw(&s, 160, 48).contains("Promote dev → staging"));
+    key(&mut s, KeyCode::Down); // target column: staging → prod
+    let screen = draw(&s, 160, 48);
+    assert!(screen.contains("Promote dev → prod"), "{screen}");
+    key(&mut s, KeyCode::Up);
+    let fx = key(&mut s, KeyCode::Enter);
+    let Some(Effect::PromotePreview { tag, .. }) = fx.first().cloned() else {
+        panic!("{fx:?}")
+    };
+    update(
+        &mut s,
+        Action::PromotePreview {
+            tag,
+            result: Ok(preview()),
+        },
+    );
+    ch(&mut s, ' '); // unpick image.tag
+    let fx = key(&mut s, KeyCode::Enter);
+    let Some(Effect::PromotePreview { tag, .. }) = fx.first().cloned() else {
+        panic!("{fx:?}")
+    };
+    update(
+        &mut s,
+        Action::PromotePreview {
+            tag,
+            result: Ok(preview()),
+        },
+    );
+    assert!(draw(&s, 160, 48).contains("j/k scroll · enter write the commit message"));
+    // Esc: back to the key picker with the picks kept, then to the env picker, then closed.
+    key(&mut s, KeyCode::Esc);
+    match &s.dialog {
+        Some(Dialog::Promote(p)) => match &p.step {
+            sextant::ui::state::PromoteStep::Keys { picked, .. } => {
+                assert_eq!(picked, &vec![false, true, true, true])
+            }
+            _ => panic!("not back on the keys step"),
+        },
+        other => panic!("Esc closed the wizard: {other:?}"),
+    }
+    key(&mut s, KeyCode::Esc);
+    assert!(draw(&s, 160, 48).contains("Choose the source and target environments"));
+    key(&mut s, KeyCode::Esc);
+    assert!(s.dialog.is_none());
+}

@@ -370,6 +370,8 @@ pub struct PromoteDialog {
     pub source: String,
     pub target: String,
     pub step: PromoteStep,
+    /// The steps before this one, for Esc (one step back).
+    pub back: Vec<PromoteStep>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1998,6 +2000,7 @@ fn open_promote(state: &mut State, source: Option<&str>, target: Option<&str>) {
             target: tgt,
             column: 1,
         },
+        back: Vec::new(),
     })));
 }
 
@@ -2297,7 +2300,18 @@ fn promote_key(
     k: KeyEvent,
 ) -> (Option<Dialog>, Vec<Effect>) {
     if k.code == KeyCode::Esc {
-        return (None, Vec::new());
+        // One step back (a changed mind about keys should not mean starting over); from the
+        // first step, or once the commit is made, Esc closes.
+        if matches!(d.step, PromoteStep::Committing { .. }) {
+            return (None, Vec::new());
+        }
+        return match d.back.pop() {
+            Some(prev) => {
+                d.step = prev;
+                (Some(Dialog::Promote(d)), Vec::new())
+            }
+            None => (None, Vec::new()),
+        };
     }
     let mut effects = Vec::new();
     let mut next: Option<PromoteStep> = None;
@@ -2312,12 +2326,25 @@ fn promote_key(
                 *column = 1 - *column
             }
             KeyCode::Up | KeyCode::Char('k') => {
-                let c = if *column == 0 { source } else { target };
+                let c = if *column == 0 {
+                    &mut *source
+                } else {
+                    &mut *target
+                };
                 *c = c.saturating_sub(1);
+                // The title follows the pair being chosen.
+                d.source = envs[*source].clone();
+                d.target = envs[*target].clone();
             }
             KeyCode::Down | KeyCode::Char('j') => {
-                let c = if *column == 0 { source } else { target };
+                let c = if *column == 0 {
+                    &mut *source
+                } else {
+                    &mut *target
+                };
                 *c = (*c + 1).min(envs.len() - 1);
+                d.source = envs[*source].clone();
+                d.target = envs[*target].clone();
             }
             KeyCode::Enter => {
                 if source == target {
@@ -2499,7 +2526,12 @@ fn promote_key(
         }
     }
     if let Some(n) = next {
-        d.step = n;
+        let prev = std::mem::replace(&mut d.step, n);
+        if matches!(d.step, PromoteStep::Committing { .. }) {
+            d.back.clear();
+        } else {
+            d.back.push(prev);
+        }
     }
     (Some(Dialog::Promote(d)), effects)
 }

@@ -28,6 +28,10 @@ use super::theme::Theme;
 const WIDE: u16 = 120;
 /// Width from which the Apps table shows destination, subjects and messages.
 const WIDE_APPS: u16 = 150;
+/// Width from which the Apps table has a message column.
+const MID_APPS: u16 = 100;
+/// Width below which the Apps table drops the revision and last-sync columns.
+const NARROW_APPS: u16 = 76;
 
 pub fn render(state: &State, f: &mut Frame) {
     let area = f.area();
@@ -536,7 +540,21 @@ fn mark_selected<'a>(row: Row<'a>, t: &Theme, selected: bool) -> Row<'a> {
 fn render_apps(state: &State, f: &mut Frame, area: Rect) {
     let t = &state.opts.theme;
     let wide = area.width >= WIDE_APPS;
+    // Between the narrow and the wide layout: a message column; below 76 columns the revision
+    // and last-sync columns go so SYNC and HEALTH are never cut mid-word.
+    let mid = !wide && area.width >= MID_APPS;
+    let narrow = area.width < NARROW_APPS;
     let (rows, groups) = state.app_rows();
+    // Longest name plus the error mark, within reason.
+    let name_w = rows
+        .iter()
+        .filter_map(|r| match r {
+            AppRow::App(i) => Some(state.snapshot.apps[*i].app.name.chars().count() + 2),
+            AppRow::Group(_) => None,
+        })
+        .max()
+        .unwrap_or(12)
+        .clamp(12, 40) as u16;
     let show_summary = area.height >= 12;
     let [table_area, summary_area] = Layout::vertical([
         Constraint::Min(3),
@@ -575,7 +593,15 @@ fn render_apps(state: &State, f: &mut Frame, area: Rect) {
             "OPERATION / MESSAGE",
         ]
     } else {
-        vec!["NAME", "ENV", "SYNC", "HEALTH", "REVISION", "LAST", "AUTO"]
+        let mut h = vec!["NAME", "ENV", "SYNC", "HEALTH"];
+        if !narrow {
+            h.extend(["REVISION", "LAST"]);
+        }
+        h.push("AUTO");
+        if mid {
+            h.push("OPERATION / MESSAGE");
+        }
+        h
     };
     let widths: Vec<Constraint> = if wide {
         vec![
@@ -590,15 +616,25 @@ fn render_apps(state: &State, f: &mut Frame, area: Rect) {
             Constraint::Fill(1),
         ]
     } else {
-        vec![
-            Constraint::Min(17),
+        // With a message column, NAME takes what the names need and the message the rest.
+        let mut w = vec![
+            if mid {
+                Constraint::Length(name_w)
+            } else {
+                Constraint::Min(17)
+            },
             Constraint::Length(7),
             Constraint::Length(11),
             Constraint::Length(13),
-            Constraint::Length(15),
-            Constraint::Length(4),
-            Constraint::Length(4),
-        ]
+        ];
+        if !narrow {
+            w.extend([Constraint::Length(15), Constraint::Length(4)]);
+        }
+        w.push(Constraint::Length(4));
+        if mid {
+            w.push(Constraint::Fill(1));
+        }
+        w
     };
     // The message column's width, so an error summary can keep its end (the cause) in view.
     let msg_width = Layout::horizontal(widths.clone())
@@ -625,8 +661,13 @@ fn render_apps(state: &State, f: &mut Frame, area: Rect) {
                     a.app.name.clone()
                 };
                 let name_style = if err.is_some() { t.error } else { t.base };
-                let sync = match operation_text(state, a) {
-                    Some(op) if !wide => Cell::from(Span::styled(op, t.progress)),
+                // Without a message column the SYNC cell shows a running operation, in words
+                // that fit its 11 columns (the summary below has the counts).
+                let sync = match &a.operation {
+                    Some(op) if !wide && !mid => Cell::from(Span::styled(
+                        format!("{} {}", spinner(state), kind_label(op.kind)),
+                        t.progress,
+                    )),
                     _ => sync_cell(t, a.sync),
                 };
                 let mut cells = vec![
@@ -672,18 +713,7 @@ fn render_apps(state: &State, f: &mut Frame, area: Rect) {
                         .unwrap_or_else(|| "-".into());
                     cells.push(Cell::from(by));
                     cells.push(Cell::from(flags(a)));
-                    let (txt, style) = match (operation_text(state, a), err) {
-                        (Some(op), _) => (
-                            format!(
-                                "{op} {}",
-                                a.operation.as_ref().map(|o| o.phase.as_str()).unwrap_or("")
-                            ),
-                            t.progress,
-                        ),
-                        (None, Some(e)) => (errtext::summary(e, msg_width), t.error),
-                        (None, None) => (a.health_message.clone(), t.dim),
-                    };
-                    cells.push(Cell::from(Span::styled(txt, style)));
+                    cells.push(app_message(state, a, msg_width));
                 } else {
                     let pair = revision_pair(t, a);
                     let style = if pair.contains(t.symbols.arrow) {
@@ -691,13 +721,18 @@ fn render_apps(state: &State, f: &mut Frame, area: Rect) {
                     } else {
                         t.base
                     };
-                    cells.push(Cell::from(Span::styled(pair, style)));
-                    cells.push(Cell::from(
-                        ago(state.now, a.last_sync.as_ref().map(|l| l.time))
-                            .trim_end_matches(" ago")
-                            .to_string(),
-                    ));
+                    if !narrow {
+                        cells.push(Cell::from(Span::styled(pair, style)));
+                        cells.push(Cell::from(
+                            ago(state.now, a.last_sync.as_ref().map(|l| l.time))
+                                .trim_end_matches(" ago")
+                                .to_string(),
+                        ));
+                    }
                     cells.push(Cell::from(flags(a)));
+                    if mid {
+                        cells.push(app_message(state, a, msg_width));
+                    }
                 }
                 out_rows.push(mark_selected(Row::new(cells), t, selected));
             }
@@ -718,6 +753,24 @@ fn render_apps(state: &State, f: &mut Frame, area: Rect) {
     if show_summary {
         render_app_summary(state, f, summary_area);
     }
+}
+
+/// The Apps table's OPERATION / MESSAGE cell: the running operation, else the error's summary
+/// (its cause kept in view within `width`), else the health message.
+fn app_message(state: &State, a: &AppState, width: usize) -> Cell<'static> {
+    let t = &state.opts.theme;
+    let (txt, style) = match (operation_text(state, a), app_error(a)) {
+        (Some(op), _) => (
+            format!(
+                "{op} {}",
+                a.operation.as_ref().map(|o| o.phase.as_str()).unwrap_or("")
+            ),
+            t.progress,
+        ),
+        (None, Some(e)) => (errtext::summary(e, width), t.error),
+        (None, None) => (a.health_message.clone(), t.dim),
+    };
+    Cell::from(Span::styled(txt, style))
 }
 
 fn render_app_summary(state: &State, f: &mut Frame, area: Rect) {
@@ -2234,10 +2287,18 @@ fn render_dialog(state: &State, d: &Dialog, f: &mut Frame, area: Rect) {
                     let room = ih.saturating_sub(3);
                     let (first, count) = window(hist.len(), *sel, room);
                     let deployed = a.deployed.as_ref().map(|r| r.sha.as_str());
+                    // Columns: the subject padded to the longest shown (at most what leaves the
+                    // date and author room), so dates and authors line up.
+                    let sw = hist
+                        .iter()
+                        .map(|h| h.subject.chars().count())
+                        .max()
+                        .unwrap_or(0)
+                        .min(iw.saturating_sub(48).max(12));
                     for (n, h) in hist[first..first + count].iter().enumerate() {
                         let line = Line::from(trunc(
                             &format!(
-                                "{} #{:<3} {} {}  {}  {}",
+                                "{} #{:<3} {} {:<sw$}  {}  {}",
                                 if Some(h.revision.as_str()) == deployed {
                                     "●"
                                 } else {
@@ -2245,7 +2306,7 @@ fn render_dialog(state: &State, d: &Dialog, f: &mut Frame, area: Rect) {
                                 },
                                 h.id,
                                 short(&h.revision),
-                                h.subject,
+                                trunc(&h.subject, sw),
                                 h.deployed_at
                                     .replace('T', " ")
                                     .chars()
