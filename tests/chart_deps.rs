@@ -181,7 +181,19 @@ fn set_version(chart_yaml: &Path, version: &str) {
 fn packaged() -> &'static Path {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();
     ROOT.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap().keep();
+        // Under the target's temp dir, one per test process; earlier processes' trees are
+        // removed (it must outlive every test of this process, so no TempDir).
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        for e in std::fs::read_dir(base).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("chart-deps-")
+                && !Path::new(&format!("/proc/{pid}")).exists()
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let tmp = base.join(format!("chart-deps-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
         let (work, root, home) = (tmp.join("work"), tmp.join("repo"), tmp.join("helm"));
         let deps = deps_dir();
         let kps_deps: &[&str] = &[
