@@ -24,6 +24,7 @@
 //!   to the `helm` binary.
 
 pub mod chart;
+pub mod cli;
 pub mod dupkeys;
 pub mod duration;
 pub mod error;

@@ -31,6 +31,12 @@ pub struct RenderOptions {
     pub set: Vec<String>,
     /// `--set-string` parameters, in order.
     pub set_string: Vec<String>,
+    /// `--set-json` parameters (`key=<JSON>` or a JSON object), applied before `--set`.
+    pub set_json: Vec<String>,
+    /// `--set-file` parameters (`key=path`, the file's text is the value), after `--set-string`.
+    pub set_file: Vec<String>,
+    /// `--set-literal` parameters (`key=text`, the text taken as it is), applied last.
+    pub set_literal: Vec<String>,
     /// `--include-crds`.
     pub include_crds: bool,
     /// `--skip-tests`.
@@ -75,6 +81,9 @@ impl Default for RenderOptions {
             values: None,
             set: Vec::new(),
             set_string: Vec::new(),
+            set_json: Vec::new(),
+            set_file: Vec::new(),
+            set_literal: Vec::new(),
             include_crds: false,
             skip_tests: false,
             is_upgrade: false,
@@ -145,6 +154,11 @@ pub fn user_values(opts: &RenderOptions) -> Result<Map, RenderError> {
     if let Some(inline) = &opts.values {
         base = values::merge_maps(&base, &yaml::deep_copy_map(inline));
     }
+    for s in &opts.set_json {
+        // helm words every --set-json failure the same way.
+        set_json(s, &mut base)
+            .map_err(|_| RenderError::Values(format!("failed parsing --set-json data {s}")))?;
+    }
     for s in &opts.set {
         crate::strvals::parse_into(s, &base)
             .map_err(|e| RenderError::Values(format!("failed parsing --set data: {e}")))?;
@@ -153,7 +167,34 @@ pub fn user_values(opts: &RenderOptions) -> Result<Map, RenderError> {
         crate::strvals::parse_into_string(s, &base)
             .map_err(|e| RenderError::Values(format!("failed parsing --set-string data: {e}")))?;
     }
+    let read_file = |path: &str| -> Result<Value, crate::strvals::StrvalsError> {
+        std::fs::read(path)
+            .map(|b| Value::str(String::from_utf8_lossy(&b)))
+            .map_err(|e| crate::strvals::StrvalsError(format!("open {path}: {e}")))
+    };
+    for s in &opts.set_file {
+        crate::strvals::parse_into_with(s, &base, &read_file)
+            .map_err(|e| RenderError::Values(format!("failed parsing --set-file data: {e}")))?;
+    }
+    for s in &opts.set_literal {
+        // The whole text after the first `=` is the value, commas and all.
+        let (key, text) = s.split_once('=').unwrap_or((s, ""));
+        let literal = |_: &str| Ok(Value::str(text));
+        crate::strvals::parse_into_with(&format!("{key}=_"), &base, &literal)
+            .map_err(|e| RenderError::Values(format!("failed parsing --set-literal data: {e}")))?;
+    }
     Ok(base)
+}
+
+/// One `--set-json` argument: `key=<JSON value>`, set at a strvals key path.
+fn set_json(arg: &str, base: &mut Map) -> Result<(), String> {
+    let (key, text) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("key {arg:?} has no value"))?;
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let v = yaml::deep_copy(&Value::from_json_helm(&v));
+    let json = |_: &str| Ok(v.clone());
+    crate::strvals::parse_into_with(&format!("{key}=_"), base, &json).map_err(|e| e.to_string())
 }
 
 struct Renderable {

@@ -21,13 +21,18 @@ enum Stop {
     Char(char),
 }
 
-struct Parser {
+/// Turns a value's text into the value (Go's `runesToVal`): `--set-file` reads a file,
+/// `--set-json` decodes JSON, `--set-literal` keeps the text.
+pub type ValueReader<'a> = &'a dyn Fn(&str) -> Result<Value, StrvalsError>;
+
+struct Parser<'a> {
     chars: Vec<char>,
     pos: usize,
     string_only: bool,
+    reader: Option<ValueReader<'a>>,
 }
 
-impl Parser {
+impl Parser<'_> {
     fn runes_until(&mut self, stops: &[char]) -> (String, Stop) {
         let mut v = String::new();
         loop {
@@ -103,7 +108,10 @@ impl Parser {
                 }
                 Ok(None) => {
                     let (rs, stop) = self.runes_until(&[',']);
-                    let v = self.typed(&rs);
+                    let v = match self.reader {
+                        Some(read) => read(&rs)?,
+                        None => self.typed(&rs),
+                    };
                     set(data, &k, v);
                     Ok(matches!(stop, Stop::Eof))
                 }
@@ -188,7 +196,13 @@ impl Parser {
                 }
                 Ok(None) => {
                     let (rs, stop) = self.runes_until(&[',']);
-                    let v = self.typed(&rs);
+                    let v = match self.reader {
+                        Some(read) => match read(&rs) {
+                            Ok(v) => v,
+                            Err(e) => return (list, Err(e)),
+                        },
+                        None => self.typed(&rs),
+                    };
                     set_index(&mut list, i, v);
                     (list, Ok(matches!(stop, Stop::Eof)))
                 }
@@ -279,11 +293,17 @@ fn set_index(list: &mut Vec<Value>, i: usize, v: Value) {
     list[i] = v;
 }
 
-fn parse_into_impl(s: &str, dest: &Map, string_only: bool) -> Result<(), StrvalsError> {
+fn parse_into_impl(
+    s: &str,
+    dest: &Map,
+    string_only: bool,
+    reader: Option<ValueReader<'_>>,
+) -> Result<(), StrvalsError> {
     let mut p = Parser {
         chars: s.chars().collect(),
         pos: 0,
         string_only,
+        reader,
     };
     loop {
         if p.key(dest, 0)? {
@@ -294,12 +314,17 @@ fn parse_into_impl(s: &str, dest: &Map, string_only: bool) -> Result<(), Strvals
 
 /// `strvals.ParseInto`: a `--set` argument merged into `dest`.
 pub fn parse_into(s: &str, dest: &Map) -> Result<(), StrvalsError> {
-    parse_into_impl(s, dest, false)
+    parse_into_impl(s, dest, false, None)
+}
+
+/// `key=value` whose value `reader` produces from its text (`--set-file`, `--set-json`).
+pub fn parse_into_with(s: &str, dest: &Map, reader: ValueReader<'_>) -> Result<(), StrvalsError> {
+    parse_into_impl(s, dest, false, Some(reader))
 }
 
 /// `strvals.ParseIntoString`: a `--set-string` argument merged into `dest`.
 pub fn parse_into_string(s: &str, dest: &Map) -> Result<(), StrvalsError> {
-    parse_into_impl(s, dest, true)
+    parse_into_impl(s, dest, true, None)
 }
 
 #[cfg(test)]
