@@ -52,9 +52,22 @@ enum Command {
     Reconcile(sextant::cli::reconcile::ReconcileArgs),
     /// Try Sextant with no cluster and no helm: a demo repository, an in-process cluster, the UI.
     Demo(sextant::demo::DemoCommand),
+    /// Render a chart like `helm template [NAME] CHART [flags]`, natively (same flags, output and
+    /// errors; no helm binary needed). `sextant template --help` lists the flags.
+    #[command(disable_help_flag = true)]
+    Template {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
+    // `sextant template` is a drop-in for `helm template`: helm's flag syntax, output and exit
+    // status, and no config, log file or engine to start first.
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("template") {
+        return sextant::cli::template::run(&argv[1..]);
+    }
     let cli = Cli::parse();
     let style = ReportEnv::from_process(&cli.log_level).style();
     if style == ReportStyle::Rich
@@ -93,6 +106,13 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Promote(args)) => sextant::cli::promote::run(&args, &ctx)?,
         Some(Command::Reconcile(args)) => sextant::cli::reconcile::run(&args, &ctx)?,
         Some(Command::Demo(args)) => sextant::demo::cli(&args, &ctx)?,
+        Some(Command::Template { args }) => {
+            // Reached only with global flags before `template`; same command.
+            let code = sextant::cli::template::run(&args);
+            if code != std::process::ExitCode::SUCCESS {
+                return Err(color_eyre::eyre::eyre!("sextant template failed"));
+            }
+        }
         None => sextant::ui::cli(&ctx)?,
         Some(Command::Config) => {
             match from {

@@ -7,7 +7,8 @@
 //! - `session.rs`: starting the engine for a command; `gitrepo.rs`: the engine's view of git;
 //! - `output.rs`: tables and the JSON documents of `docs/cli-json-schema.md`;
 //! - `duration.rs`: `5s`, `2m`, `1h30m`;
-//! - `report.rs`: how a failed command is printed on stderr (plain off a terminal).
+//! - `report.rs`: how a failed command is printed on stderr (plain off a terminal);
+//! - `template.rs`: `sextant template`, a drop-in for `helm template`.
 
 pub mod app;
 pub mod duration;
@@ -18,6 +19,7 @@ pub mod promote;
 pub mod reconcile;
 pub mod report;
 pub mod session;
+pub mod template;
 pub mod webhook;
 
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{conformance_dir, helm_template};
+use common::{conformance_argv, conformance_dir, helm_template};
 use helmchart::HelmFlavor;
 
 /// v3 cases we do not match, with the reason.
@@ -50,7 +50,7 @@ fn run_suite(suite: &str, flavor: HelmFlavor) -> (usize, usize, Vec<String>) {
         let mut ok = true;
         let mut first: Option<String> = None;
         for _ in 0..repeat {
-            let r = helm_template(&argv, &dir, flavor);
+            let r = helm_template(&conformance_argv(&argv), &dir, flavor);
             if r.failed != want_error || r.output != golden {
                 if ok {
                     failures.push(format!(
