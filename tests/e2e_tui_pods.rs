@@ -44,8 +44,14 @@ fn demo_pods_pane_shows_kubectl_status_and_the_selected_pods_events() {
     t.keys(&["Enter"]);
     t.wait_for("dev's detail", STEP, |s| s.contains("env dev"));
     t.keys(&["Tab", "Tab", "Tab"]);
+    // The stuck pod's own row, not just the word: its events say ImagePullBackOff while the
+    // row may still read ErrImagePull.
     let (table, _) = t.wait_for("the Pods table with the stuck pod", STEP, |s| {
-        s.contains("READY") && s.contains("RESTARTS") && s.contains("ImagePullBackOff")
+        s.contains("READY")
+            && s.contains("RESTARTS")
+            && pod_rows(s)
+                .iter()
+                .any(|l| l.contains("0/1") && l.contains("ImagePullBackOff"))
     });
     // 80 columns: node, IP and owner columns are dropped from the table.
     assert!(

@@ -925,7 +925,15 @@ fn extra_key_and_refresh_effects() {
             hard: true
         })]
     );
+    // The fixture has an operation of this session running: quitting asks first; `l` leaves it.
     ch(&mut s, 'q');
+    assert!(!s.quit);
+    let screen = draw(&s, 80, 24);
+    assert!(
+        screen.contains("wait for it to finish") && screen.contains("abandon it"),
+        "{screen}"
+    );
+    ch(&mut s, 'l');
     assert!(s.quit);
 }
 

@@ -941,10 +941,12 @@ impl Actor {
         let Some(op) = &self.history.operation else {
             return;
         };
+        // An interrupted operation (its process stopped; the record never got a result, so no
+        // `finishedAt`) is no failed attempt: the next session may run it again.
         let finished = matches!(
             op.phase,
             RecordedPhase::Succeeded | RecordedPhase::Failed | RecordedPhase::Error
-        );
+        ) && op.finished_at.is_some();
         if !finished || op.dry_run || self.record_seen.as_deref() == Some(op.id.as_str()) {
             return;
         }

@@ -384,6 +384,19 @@ pub struct ConfirmDialog {
     pub done_message: String,
 }
 
+/// Asked when quitting while this session runs operations: wait for them, leave them (the
+/// process ends; their leases expire and the next session reports them interrupted), or
+/// abandon them (stopped, recorded as failed, leases released).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuitDialog {
+    /// Apps whose operation this session runs.
+    pub apps: Vec<String>,
+    /// Quit as soon as no operation runs ("wait", or "abandon" once it took effect).
+    pub waiting: bool,
+    /// "abandon" was chosen.
+    pub abandoning: bool,
+}
+
 #[derive(Debug)]
 pub enum Dialog {
     Sync(SyncDialog),
@@ -391,6 +404,7 @@ pub enum Dialog {
     Rollback(RollbackDialog),
     Promote(Box<PromoteDialog>),
     Confirm(ConfirmDialog),
+    Quit(QuitDialog),
 }
 
 /// One row of the Apps table: a group header (when Apps come from several sources) or an App.
@@ -1003,6 +1017,12 @@ pub const POD_EVENTS_REFRESH: Duration = Duration::from_secs(10);
 /// Apply one action; return the effects for the event loop.
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     let mut effects = apply_action(state, action);
+    if let Some(Dialog::Quit(d)) = &state.dialog
+        && d.waiting
+        && running_operations(state).is_empty()
+    {
+        state.quit = true;
+    }
     if state.screen == Screen::Apps {
         state.keep_selection_visible();
     }
@@ -1320,6 +1340,54 @@ fn on_outcome(state: &mut State, tag: u64, outcome: CommandOutcome) {
     state.set_status(level, text);
 }
 
+/// Apps whose operation this session runs (the engine's `AppState.operation`).
+fn running_operations(state: &State) -> Vec<String> {
+    state
+        .snapshot
+        .apps
+        .iter()
+        .filter(|a| a.operation.is_some())
+        .map(|a| a.app.name.clone())
+        .collect()
+}
+
+/// Quit, or ask first when an operation of this session is still running.
+fn request_quit(state: &mut State) {
+    let apps = running_operations(state);
+    if apps.is_empty() {
+        state.quit = true;
+    } else {
+        state.dialog = Some(Dialog::Quit(QuitDialog {
+            apps,
+            waiting: false,
+            abandoning: false,
+        }));
+    }
+}
+
+fn quit_key(state: &mut State, mut d: QuitDialog, k: &KeyEvent) -> (Option<Dialog>, Vec<Effect>) {
+    match k.code {
+        KeyCode::Char('w') if !d.abandoning => {
+            d.waiting = true;
+            (Some(Dialog::Quit(d)), Vec::new())
+        }
+        KeyCode::Char('l') if !d.abandoning => {
+            state.quit = true;
+            (None, Vec::new())
+        }
+        KeyCode::Char('a') if !d.abandoning => {
+            d.waiting = true;
+            d.abandoning = true;
+            (
+                Some(Dialog::Quit(d)),
+                vec![Effect::Send(Command::Abandon { app: None })],
+            )
+        }
+        KeyCode::Esc if !d.abandoning => (None, Vec::new()),
+        _ => (Some(Dialog::Quit(d)), Vec::new()),
+    }
+}
+
 fn on_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
     if ctrl_c(&k) {
         state.quit = true;
@@ -1353,7 +1421,7 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
     }
     match action {
         KeyAction::Quit => {
-            state.quit = true;
+            request_quit(state);
             Vec::new()
         }
         KeyAction::Help => {
@@ -1824,7 +1892,8 @@ fn run_palette(state: &mut State, line: &str) -> Vec<Effect> {
         }
         "logs" | "log" => state.show_log = !state.show_log,
         "help" => state.help = true,
-        "q" | "quit" | "q!" => state.quit = true,
+        "q" | "quit" => request_quit(state),
+        "q!" => state.quit = true,
         other => state.set_status(
             NoticeLevel::Warn,
             format!("unknown command :{other} (press ? for the list)"),
@@ -2093,6 +2162,7 @@ fn on_dialog_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
             }
         }
         Dialog::Rollback(d) => rollback_key(state, d, &k),
+        Dialog::Quit(d) => quit_key(state, d, &k),
         Dialog::Promote(d) => promote_key(state, d, k),
         Dialog::Confirm(mut d) => {
             let order = guard_order(&d.guard, 0);
@@ -2739,6 +2809,66 @@ mod tests {
         let third = state.views(&state.snapshot.apps[0]);
         assert!(!Rc::ptr_eq(&first, &third));
         assert_eq!(third.pods, vec![1]);
+    }
+
+    /// Issue 22 point 8: quitting while an operation of this session runs asks first; "leave"
+    /// quits at once, "wait" quits once it ended, "abandon" asks the engine to abandon it and
+    /// quits once it ended.
+    #[test]
+    fn quitting_mid_operation_asks_wait_leave_or_abandon() {
+        use crate::engine::api::{OperationInfo, OperationKind};
+        let idle = app_with(&[]);
+        let mut busy = idle.clone();
+        busy.operation = Some(OperationInfo {
+            kind: OperationKind::Sync,
+            initiated_by: "me@here".into(),
+            since: SystemTime::UNIX_EPOCH,
+            phase: "Sync".into(),
+            wave: 0,
+            done: 0,
+            total: 2,
+            attempt: 0,
+        });
+        let snap = |a: &AppState| Snapshot {
+            apps: vec![a.clone()],
+            ..Snapshot::default()
+        };
+        let q = || Action::Key(KeyEvent::from(KeyCode::Char('q')));
+        let key = |c: char| Action::Key(KeyEvent::from(KeyCode::Char(c)));
+
+        // Nothing running: q quits.
+        let mut state = State::new(UiOptions::default(), snap(&idle), SystemTime::UNIX_EPOCH);
+        update(&mut state, q());
+        assert!(state.quit);
+
+        // Running: q asks; Esc goes back; l leaves it and quits.
+        let mut state = State::new(UiOptions::default(), snap(&busy), SystemTime::UNIX_EPOCH);
+        update(&mut state, q());
+        assert!(!state.quit);
+        assert!(matches!(&state.dialog, Some(Dialog::Quit(d)) if d.apps == ["a"]));
+        update(&mut state, Action::Key(KeyEvent::from(KeyCode::Esc)));
+        assert!(state.dialog.is_none() && !state.quit);
+        update(&mut state, q());
+        update(&mut state, key('l'));
+        assert!(state.quit);
+
+        // w: quits once the operation has ended.
+        let mut state = State::new(UiOptions::default(), snap(&busy), SystemTime::UNIX_EPOCH);
+        update(&mut state, q());
+        assert!(update(&mut state, key('w')).is_empty());
+        update(&mut state, Action::Tick(SystemTime::UNIX_EPOCH));
+        assert!(!state.quit);
+        update(&mut state, Action::Snapshot(snap(&idle)));
+        assert!(state.quit);
+
+        // a: the engine is asked to abandon; quits once the operation has ended.
+        let mut state = State::new(UiOptions::default(), snap(&busy), SystemTime::UNIX_EPOCH);
+        update(&mut state, q());
+        let effects = update(&mut state, key('a'));
+        assert_eq!(effects, vec![Effect::Send(Command::Abandon { app: None })]);
+        assert!(!state.quit);
+        update(&mut state, Action::Snapshot(snap(&idle)));
+        assert!(state.quit);
     }
 
     #[test]

@@ -2450,6 +2450,32 @@ fn render_dialog(state: &State, d: &Dialog, f: &mut Frame, area: Rect) {
             (format!("Roll back {}", r.app), v)
         }
         Dialog::Promote(p) => render_promote_lines(state, p, iw, ih),
+        Dialog::Quit(q) => {
+            let apps = q.apps.join(", ");
+            let v: Vec<Line> = if q.abandoning {
+                vec![Line::from(format!(
+                    "abandoning {apps}: stopping, recording it as failed, releasing the lease…"
+                ))]
+            } else if q.waiting {
+                vec![
+                    Line::from(format!("waiting for {apps} to finish, then quitting…")),
+                    Line::from(""),
+                    Line::from("l  leave it   a  abandon it   esc  stop waiting"),
+                ]
+            } else {
+                vec![
+                    Line::from(format!("An operation of this session is running: {apps}")),
+                    Line::from(""),
+                    Line::from("w    wait for it to finish, then quit"),
+                    Line::from("l    leave it: quit now; its lease expires within 60 s and"),
+                    Line::from("     the next session reports it interrupted"),
+                    Line::from("a    abandon it: stop it, record it as failed, release its"),
+                    Line::from("     lease (another session can sync at once), then quit"),
+                    Line::from("esc  back"),
+                ]
+            };
+            ("Quit".to_string(), v)
+        }
         Dialog::Confirm(c) => {
             let mut v: Vec<Line> = c.lines.iter().map(|l| Line::from(l.clone())).collect();
             v.push(Line::from(""));
