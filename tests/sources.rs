@@ -1325,6 +1325,39 @@ fn duplicate_keys_in_rendered_manifests_keep_the_last_value_with_a_warning() {
 }
 
 #[test]
+fn app_manifests_says_which_kubernetes_version_helm_rendered_for() {
+    let r = TestRepo::demo();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = sextant(r.path(), tmp.path())
+        .args(["app", "manifests", "astromesh-dev"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("note: rendered for Kubernetes v1.36.0 (helm 3.22's default;"),
+        "{err}"
+    );
+    std::fs::write(
+        tmp.path().join("config.toml"),
+        "[render]\nkube_version = \"1.31.2\"\n",
+    )
+    .unwrap();
+    let out = sextant(r.path(), tmp.path())
+        .args(["app", "manifests", "astromesh-dev"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("note: rendered for Kubernetes 1.31.2 (render.kube_version in config.toml)"),
+        "{err}"
+    );
+}
+
+#[test]
 fn native_render_errors_say_native_not_helm() {
     let r = TestRepo::demo();
     let repo = r.open();

@@ -422,6 +422,19 @@ fn manifests(args: &ManifestsArgs, ctx: &Context) -> CliResult {
     for n in &rendered.notices {
         eprintln!("note: {n}");
     }
+    if matches!(app.source.kind, SourceKind::Helm(_)) {
+        // `.Capabilities.KubeVersion` changes what many charts render: say which was used.
+        match &ctx.config.render.kube_version {
+            Some(v) => {
+                eprintln!("note: rendered for Kubernetes {v} (render.kube_version in config.toml)")
+            }
+            None => eprintln!(
+                "note: rendered for Kubernetes {} (helm 3.22's default; set render.kube_version \
+                 in config.toml to the destination cluster's version)",
+                helmchart::render::DEFAULT_KUBE_VERSION
+            ),
+        }
+    }
     // Secret values never reach the terminal or a CI log, even though they come from Git.
     let masked: Vec<Manifest> = rendered
         .manifests
