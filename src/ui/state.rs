@@ -537,6 +537,8 @@ pub struct State {
     pub detail: Detail,
     pub dialog: Option<Dialog>,
     pub help: bool,
+    /// First line of the help shown (it scrolls when taller than the screen).
+    pub help_scroll: usize,
     pub show_log: bool,
     pub log: VecDeque<LogLine>,
     pub status: Option<Status>,
@@ -567,6 +569,7 @@ impl State {
             detail: Detail::default(),
             dialog: None,
             help: false,
+            help_scroll: 0,
             show_log: false,
             log: VecDeque::new(),
             status: None,
@@ -1395,8 +1398,16 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
     }
     if state.help {
         let a = state.opts.keymap.action(&k);
-        if matches!(a, Some(KeyAction::Back | KeyAction::Help | KeyAction::Quit)) {
-            state.help = false;
+        match a {
+            Some(KeyAction::Back | KeyAction::Help | KeyAction::Quit) => state.help = false,
+            // The help scrolls on small terminals (the view clamps the end).
+            Some(KeyAction::Down) => state.help_scroll += 1,
+            Some(KeyAction::Up) => state.help_scroll = state.help_scroll.saturating_sub(1),
+            Some(KeyAction::PageDown) => state.help_scroll += 10,
+            Some(KeyAction::PageUp) => state.help_scroll = state.help_scroll.saturating_sub(10),
+            Some(KeyAction::Top) => state.help_scroll = 0,
+            Some(KeyAction::Bottom) => state.help_scroll = usize::MAX / 2,
+            _ => {}
         }
         return Vec::new();
     }
@@ -1426,6 +1437,7 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
         }
         KeyAction::Help => {
             state.help = true;
+            state.help_scroll = 0;
             Vec::new()
         }
         KeyAction::Logs => {

@@ -2743,15 +2743,19 @@ fn help_actions(state: &State) -> Vec<KeyAction> {
     ];
     match state.screen {
         Screen::Apps => v.extend([KeyAction::Enter, KeyAction::Filter, KeyAction::Diff]),
-        Screen::Detail => v.extend([
-            KeyAction::NextPane,
-            KeyAction::PrevPane,
-            KeyAction::Filter,
-            KeyAction::NextMatch,
-            KeyAction::PrevMatch,
-            KeyAction::Diff,
-            KeyAction::Back,
-        ]),
+        Screen::Detail => {
+            v.extend([KeyAction::NextPane, KeyAction::PrevPane]);
+            match state.detail.pane() {
+                Pane::History => v.push(KeyAction::Enter),
+                Pane::Diff => v.extend([
+                    KeyAction::Filter,
+                    KeyAction::NextMatch,
+                    KeyAction::PrevMatch,
+                ]),
+                Pane::Resources | Pane::Pods => v.push(KeyAction::Filter),
+            }
+            v.extend([KeyAction::Diff, KeyAction::Back]);
+        }
     }
     v.extend([
         KeyAction::Sync,
@@ -2774,9 +2778,40 @@ fn render_help(state: &State, f: &mut Frame, area: Rect) {
     let mut keys: Vec<(String, String)> = help_actions(state)
         .into_iter()
         .map(|a| {
+            // What the key does on this screen and pane.
+            let pane = state.detail.pane();
             let desc = match (a, state.screen) {
-                (KeyAction::Filter, Screen::Detail) => "search the diff".to_string(),
+                (KeyAction::Filter, Screen::Detail) if pane == Pane::Diff => {
+                    "search the diff".to_string()
+                }
+                (KeyAction::Filter, Screen::Detail) => {
+                    "search the diffs (opens the Diff pane)".to_string()
+                }
                 (KeyAction::Filter, Screen::Apps) => "filter Apps".to_string(),
+                (KeyAction::Up, Screen::Detail) if pane == Pane::Pods => {
+                    "previous pod (its events below)".to_string()
+                }
+                (KeyAction::Down, Screen::Detail) if pane == Pane::Pods => {
+                    "next pod (its events below)".to_string()
+                }
+                (KeyAction::Up | KeyAction::Down, Screen::Detail) if pane == Pane::Diff => {
+                    format!(
+                        "{} resource",
+                        if a == KeyAction::Up {
+                            "previous"
+                        } else {
+                            "next"
+                        }
+                    )
+                }
+                (KeyAction::PageUp | KeyAction::PageDown, Screen::Detail) if pane == Pane::Diff => {
+                    format!(
+                        "scroll the diff {}",
+                        if a == KeyAction::PageUp { "up" } else { "down" }
+                    )
+                }
+                (KeyAction::Enter, Screen::Detail) => "roll back to the selected entry".to_string(),
+                (KeyAction::Diff, Screen::Detail) => "the Diff pane".to_string(),
                 _ => a.describe().to_string(),
             };
             (km.keys_for(a), desc)
@@ -2787,18 +2822,24 @@ fn render_help(state: &State, f: &mut Frame, area: Rect) {
         let _ = i;
         keys.push((e.key.to_string(), e.description.clone()));
     }
-    let wide = area.width >= 100;
     let mut lines = vec![Line::from(Span::styled(
         match state.screen {
-            Screen::Apps => "Apps screen",
-            Screen::Detail => "App detail",
+            Screen::Apps => "Apps screen".to_string(),
+            Screen::Detail => format!("App detail · {} pane", state.detail.pane().title()),
         },
         t.header,
     ))];
+    // Descriptions are never cut: the column is as wide as the longest.
+    let desc_w = keys
+        .iter()
+        .map(|(_, d)| d.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(20);
     let key_line = |(k, d): &(String, String)| {
         vec![
             Span::styled(format!("{:>12} ", k), t.key),
-            Span::raw(format!("{:<34}", trunc(d, 34))),
+            Span::raw(format!("{d:<desc_w$}")),
         ]
     };
     let palette: Vec<(String, String)> = PALETTE
@@ -2811,17 +2852,26 @@ fn render_help(state: &State, f: &mut Frame, area: Rect) {
         })
         .map(|(c, d)| (c.to_string(), d.to_string()))
         .collect();
+    // Keys and commands side by side when both columns fit whole.
+    let palette_w = palette
+        .iter()
+        .map(|(_, d)| d.chars().count())
+        .max()
+        .unwrap_or(0);
+    let wide = 13 + desc_w + 2 + 20 + palette_w + 2 <= area.width.saturating_sub(2) as usize;
     if wide {
         let n = keys.len().max(palette.len());
+        let key_w = 13 + desc_w;
         lines.push(Line::from(vec![
-            Span::styled(format!("{:<47}", "keys"), t.dim),
+            Span::styled(format!("{:<key_w$}", "keys"), t.dim),
             Span::styled("commands (:)", t.dim),
         ]));
         for i in 0..n {
             let mut spans = keys
                 .get(i)
                 .map(key_line)
-                .unwrap_or_else(|| vec![Span::raw(" ".repeat(47))]);
+                .unwrap_or_else(|| vec![Span::raw(" ".repeat(key_w))]);
+            spans.push(Span::raw("  "));
             if let Some((c, d)) = palette.get(i) {
                 spans.push(Span::styled(format!("{c:<20}"), t.key));
                 spans.push(Span::raw(d.clone()));
@@ -2832,17 +2882,17 @@ fn render_help(state: &State, f: &mut Frame, area: Rect) {
         for k in &keys {
             lines.push(Line::from(key_line(k)));
         }
-        lines.push(Line::from(Span::styled(
-            format!(
-                "commands: {}",
-                palette
-                    .iter()
-                    .map(|(c, _)| c.split_whitespace().next().unwrap_or(""))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
-            t.dim,
-        )));
+        let commands = format!(
+            "commands: {}",
+            palette
+                .iter()
+                .map(|(c, _)| c.split_whitespace().next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        for l in errtext::wrap(&commands, area.width.saturating_sub(4) as usize) {
+            lines.push(Line::from(Span::styled(l, t.dim)));
+        }
     }
     if state.opts.readonly {
         lines.push(Line::from(Span::styled(
@@ -2850,12 +2900,28 @@ fn render_help(state: &State, f: &mut Frame, area: Rect) {
             t.warn,
         )));
     }
-    lines.push(Line::from(Span::styled("esc or ? closes", t.dim)));
-    let w = if wide {
-        90
+    let longest = lines.iter().map(Line::width).max().unwrap_or(0) as u16;
+    let w = (longest + 2).min(area.width.saturating_sub(2));
+    // Taller than the screen: a window of the lines, scrolled with the movement keys, and a
+    // footer saying where it is. Otherwise everything and "esc or ? closes".
+    let room = area.height.saturating_sub(3) as usize;
+    let total = lines.len();
+    let (lines, footer) = if total < room {
+        (lines, "esc or ? closes".to_string())
     } else {
-        area.width.saturating_sub(2)
+        let first = state.help_scroll.min(total - room);
+        let shown: Vec<Line> = lines.into_iter().skip(first).take(room).collect();
+        (
+            shown,
+            format!(
+                "lines {}-{} of {total} · ↑/↓ pgup/pgdn scroll · esc closes",
+                first + 1,
+                first + room
+            ),
+        )
     };
+    let mut lines = lines;
+    lines.push(Line::from(Span::styled(footer, t.dim)));
     let rect = centered(area, w, lines.len() as u16 + 2);
     f.render_widget(Clear, rect);
     f.render_widget(
