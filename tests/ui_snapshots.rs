@@ -1452,3 +1452,48 @@ fn help_scrolls_at_80x24_cuts_nothing_and_fits_the_pane() {
     assert!(!screen.contains("next search match"), "{screen}");
     snap("help_pods", &s);
 }
+
+/// Point 17: Tab in the palette completes commands and App names (or envs); with several
+/// candidates it completes their common prefix and lists them.
+#[test]
+fn palette_tab_completes_commands_and_apps() {
+    let mut s = state();
+    ch(&mut s, ':');
+    typed(&mut s, "sy");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(
+        s.input,
+        Some(sextant::ui::state::Input::Palette("sync ".into()))
+    );
+    typed(&mut s, "astromesh-p");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(
+        s.input,
+        Some(sextant::ui::state::Input::Palette(
+            "sync astromesh-prod ".into()
+        ))
+    );
+    key(&mut s, KeyCode::Enter);
+    assert!(matches!(&s.dialog, Some(Dialog::Sync(d)) if d.app == "astromesh-prod"));
+    key(&mut s, KeyCode::Esc);
+    ch(&mut s, ':');
+    typed(&mut s, "diff astro");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(
+        s.input,
+        Some(sextant::ui::state::Input::Palette("diff astromesh-".into()))
+    );
+    let screen = draw(&s, 160, 48);
+    assert!(
+        screen.contains("tab: astromesh-dev  astromesh-prod  astromesh-staging"),
+        "{screen}"
+    );
+    typed(&mut s, "s");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(
+        s.input,
+        Some(sextant::ui::state::Input::Palette(
+            "diff astromesh-staging ".into()
+        ))
+    );
+}

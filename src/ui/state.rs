@@ -539,6 +539,8 @@ pub struct State {
     pub help: bool,
     /// First line of the help shown (it scrolls when taller than the screen).
     pub help_scroll: usize,
+    /// The palette's Tab completions when several remain.
+    pub palette_candidates: Vec<String>,
     pub show_log: bool,
     pub log: VecDeque<LogLine>,
     pub status: Option<Status>,
@@ -570,6 +572,7 @@ impl State {
             dialog: None,
             help: false,
             help_scroll: 0,
+            palette_candidates: Vec::new(),
             show_log: false,
             log: VecDeque::new(),
             status: None,
@@ -1700,6 +1703,16 @@ fn jump_match(state: &mut State, app: &AppState, forward: bool) {
 }
 
 fn on_input_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
+    if k.code == KeyCode::Tab
+        && let Some(Input::Palette(t)) = &state.input
+    {
+        let (done, others) = complete_palette(&state.snapshot, t);
+        state.input = Some(Input::Palette(done));
+        // Several candidates: listed where the status line is, under the input.
+        state.palette_candidates = others;
+        return Vec::new();
+    }
+    state.palette_candidates.clear();
     let Some(input) = state.input.as_mut() else {
         return Vec::new();
     };
@@ -1763,6 +1776,58 @@ pub const PALETTE: [(&str, &str); 13] = [
     (":logs", "toggle the log pane"),
     (":q", "quit"),
 ];
+
+/// Tab in the palette: complete the command, or its App/env argument, to the longest common
+/// prefix of the candidates (with a space after a unique one). Returns the new text and the
+/// candidates when several remain.
+pub fn complete_palette(snapshot: &Snapshot, text: &str) -> (String, Vec<String>) {
+    let (head, word) = match text.rfind(' ') {
+        Some(i) => (&text[..=i], &text[i + 1..]),
+        None => ("", text),
+    };
+    let mut candidates: Vec<String> = if head.trim().is_empty() {
+        PALETTE
+            .iter()
+            .filter_map(|(c, _)| c.split_whitespace().next())
+            .map(|c| c.trim_start_matches(':').to_string())
+            .collect()
+    } else {
+        let mut v: Vec<String> = snapshot
+            .apps
+            .iter()
+            .flat_map(|a| [a.app.name.clone(), a.app.env.clone()])
+            .collect();
+        if head.trim_start_matches(':').starts_with("ctx") {
+            v = snapshot.apps.iter().map(|a| a.cluster.clone()).collect();
+        }
+        v
+    };
+    let bare = word.trim_start_matches(':');
+    candidates.retain(|c| c.starts_with(bare));
+    candidates.sort();
+    candidates.dedup();
+    let colon = if head.is_empty() && word.starts_with(':') {
+        ":"
+    } else {
+        ""
+    };
+    match candidates.as_slice() {
+        [] => (text.to_string(), Vec::new()),
+        [one] => (format!("{head}{colon}{one} "), Vec::new()),
+        many => {
+            let mut prefix = many[0].clone();
+            for c in &many[1..] {
+                let common = prefix
+                    .chars()
+                    .zip(c.chars())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                prefix = prefix.chars().take(common).collect();
+            }
+            (format!("{head}{colon}{prefix}"), many.to_vec())
+        }
+    }
+}
 
 /// Find an App by exact name, then by env, then by unique name prefix/substring.
 fn find_app(state: &State, q: &str) -> Result<String, String> {

@@ -242,6 +242,15 @@ fn render_status(state: &State, f: &mut Frame, area: Rect) {
             Span::styled("█", t.dim),
             Span::styled("  enter find · n/N next/prev", t.dim),
         ]),
+        Some(Input::Palette(s)) if !state.palette_candidates.is_empty() => Line::from(vec![
+            Span::styled(":", t.key),
+            Span::raw(s.clone()),
+            Span::styled("█", t.dim),
+            Span::styled(
+                format!("  tab: {}", state.palette_candidates.join("  ")),
+                t.dim,
+            ),
+        ]),
         Some(Input::Palette(s)) => {
             let hint = PALETTE
                 .iter()
