@@ -605,6 +605,20 @@ async fn an_abandoned_operation_is_recorded_and_a_gone_holder_is_named_then_take
         .create(&Default::default(), &ghost)
         .await
         .expect("create the ghost's lease");
+    // Seen without trying: the App's operation names the silent holder.
+    h2.call(Command::Refresh {
+        app: Some(name.clone()),
+        hard: false,
+    })
+    .await;
+    wait_app(&h2, &name, "the silent holder named", TIMEOUT, |s| {
+        s.operation_state.as_ref().is_some_and(|o| {
+            o.phase == RecordedPhase::Running
+                && o.message.contains("ghost@gone")
+                && o.message.contains("most likely stopped")
+        })
+    })
+    .await;
     let refused = match h2
         .call(Command::Sync {
             app: name.clone(),

@@ -656,11 +656,20 @@ pub async fn load_operation(
         Err(e) => return Err(e),
     };
     // A user who may read ConfigMaps but not Leases still sees the record as stored.
-    let lease = match super::lock::holder_identity(cluster, app).await {
+    let lease = match super::lock::holder_with_silence(cluster, app).await {
         Ok(l) => l,
         Err(_) => return Ok(record),
     };
-    Ok(reconcile_with_lease(record, lease))
+    let silent = lease.as_ref().and_then(|(_, _, s)| *s);
+    let mut op = reconcile_with_lease(record, lease.map(|(h, since, _)| (h, since)));
+    // A holder gone silent (its session quit or lost the cluster): say so, and when a sync can
+    // take over.
+    if let (Some(o), Some(secs)) = (op.as_mut(), silent)
+        && o.phase == RecordedPhase::Running
+    {
+        o.message = format!("{}; {}", o.message, super::lock::silent_holder_note(secs));
+    }
+    Ok(op)
 }
 
 fn operation_configmap(app: &str, o: &OperationState) -> Value {

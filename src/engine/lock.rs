@@ -254,18 +254,37 @@ pub async fn holder_identity(
     cluster: &dyn Cluster,
     app: &str,
 ) -> Result<Option<(String, String)>, ClusterError> {
+    Ok(holder_with_silence(cluster, app)
+        .await?
+        .map(|(h, since, _)| (h, since)))
+}
+
+/// [`holder_identity`] with the seconds since the holder last renewed, when it has been silent
+/// for more than two renewal periods (its process has most likely stopped).
+pub async fn holder_with_silence(
+    cluster: &dyn Cluster,
+    app: &str,
+) -> Result<Option<(String, String, Option<i64>)>, ClusterError> {
     match cluster
         .get(&lease_gvk(), STATE_NAMESPACE, &lease_name(app))
         .await
     {
         Ok(Some(lease)) => {
-            let (h, since, _, free) = holder_of(&lease);
-            Ok((!free).then_some((h, since)))
+            let (h, since, renewed, free) = holder_of(&lease);
+            Ok((!free).then(|| (h, since, silence(&renewed))))
         }
         Ok(None) => Ok(None),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// What a reader of a running operation is told when its holder fell silent.
+pub fn silent_holder_note(silent_secs: i64) -> String {
+    format!(
+        "its lease has not been renewed for {silent_secs}s: the process running it has most likely stopped; a sync takes over once the lease expires in {}s",
+        (LEASE_SECONDS - silent_secs).max(0)
+    )
 }
 
 /// `(user@host, operation)` out of a holder identity `user@host operation #token`.
