@@ -706,6 +706,22 @@ fn schema_hint(no_validate: bool) -> String {
     s
 }
 
+/// Why a wave waits for `k`: its health and message. Argo CD's health checks give Ingresses and
+/// LoadBalancer Services no message while they wait for an address, which read as "is
+/// Progressing:"; say what they wait for instead.
+fn waiting_text(k: &ResourceKey, h: &health::HealthState) -> String {
+    if !h.message.is_empty() {
+        return format!("{k} is {}: {}", h.status, h.message);
+    }
+    match (h.status, k.kind.as_str()) {
+        (HealthStatus::Progressing, "Ingress" | "Service") => format!(
+            "{k} is {}: waiting for a load balancer address (status.loadBalancer.ingress is empty)",
+            h.status
+        ),
+        _ => format!("{k} is {}", h.status),
+    }
+}
+
 /// Wait until the applied resources of a wave are healthy, as gitops-engine's sync context does:
 /// a resource that becomes Degraded fails its own step, and the wave is still waited on until
 /// every other resource is healthy (or failed); then the operation fails naming the Degraded
@@ -749,7 +765,7 @@ async fn wait_healthy(
                 }
                 _ => {
                     if waiting.is_none() {
-                        waiting = Some(format!("{k} is {}: {}", h.status, h.message));
+                        waiting = Some(waiting_text(k, &h));
                     }
                 }
             }
@@ -1022,6 +1038,25 @@ pub async fn run(req: &SyncRequest<'_>) -> OperationResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 22 point 17: an Ingress waiting for its address says so (it read "is Progressing:").
+    #[test]
+    fn waiting_text_never_ends_in_an_empty_message() {
+        let ing = ResourceKey::new("networking.k8s.io", "Ingress", "ns", "web");
+        let obj = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "ns"}, "spec": {}, "status": {}});
+        let h = health::resource_health(Some(&obj));
+        assert_eq!(h.status, HealthStatus::Progressing);
+        let text = waiting_text(&ing, &h);
+        assert!(!text.trim_end().ends_with(':'), "{text}");
+        assert!(
+            text.contains("waiting for a load balancer address"),
+            "{text}"
+        );
+        let cm = ResourceKey::new("", "ConfigMap", "ns", "c");
+        let bare = health::HealthState::new(HealthStatus::Unknown, "");
+        assert_eq!(waiting_text(&cm, &bare), format!("{cm} is Unknown"));
+    }
 
     #[test]
     fn live_objects_parse_leniently() {
