@@ -145,16 +145,15 @@ async fn scaling_by_values_change_goes_out_of_sync_then_synced_with_5_ready_pods
         .iter()
         .find(|d| d.key.kind == "Deployment")
         .expect("deployment diff");
-    assert!(
-        diff.unified.contains("-    replicas: 2") || diff.unified.contains("replicas: 2"),
-        "{}",
+    // Exactly one line leaves and one arrives: the live `spec.replicas: 2` for the desired 5.
+    let changed = |sign: char| -> Vec<&str> {
         diff.unified
-    );
-    assert!(
-        diff.unified.contains("+    replicas: 5") || diff.unified.contains("replicas: 5"),
-        "{}",
-        diff.unified
-    );
+            .lines()
+            .filter(|l| l.starts_with(sign) && !l.starts_with("---") && !l.starts_with("+++"))
+            .collect()
+    };
+    assert_eq!(changed('-'), ["-  replicas: 2"], "{}", diff.unified);
+    assert_eq!(changed('+'), ["+  replicas: 5"], "{}", diff.unified);
     assert_eq!(
         st.diffs.len(),
         1,
@@ -679,7 +678,13 @@ async fn invalid_wave_annotation_fails_the_sync_before_applying_anything() {
     );
     assert!(r.resources.is_empty(), "{:?}", r.resources);
     let cm: Api<ConfigMap> = Api::namespaced(support::client().await, &ns);
-    assert!(cm.get_opt("good").await.map_or(true, |c| c.is_none()));
+    assert!(
+        cm.get_opt("good")
+            .await
+            .expect("get ConfigMap good")
+            .is_none(),
+        "nothing applied"
+    );
 }
 
 /// Issue 22 point 11: a dry run (sync or rollback) counts what the compare found different, as
