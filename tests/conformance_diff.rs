@@ -2,10 +2,12 @@
 //!
 //! Sextant predicts the live state with a server-side `dryRun=All` apply, so the cases that apply
 //! are the server-side-diff ones (the suite's `*-predicted-live.json` files are exactly what the
-//! dry run returned), the normalisation / Secret masking ones, and `ignoreDifferences`. Cases that
-//! exercise Go's client-side three-way merge, the structured-merge-diff library with an OpenAPI
-//! schema, or Go typed remarshalling are listed as not applicable with the reason. Inputs are read
-//! from the shared conformance directory at test time; every applicable case must pass.
+//! dry run returned), the normalisation / Secret masking ones, and `ignoreDifferences`. The
+//! three-way cases (a live object with its last-applied annotation) run with the prediction a
+//! client-side apply makes (see [`three_way`]). Cases that exercise the structured-merge-diff
+//! library with an OpenAPI schema, or Go typed remarshalling, are listed as not applicable with
+//! the reason, and their number is pinned. Inputs are read from the shared conformance directory
+//! at test time; every applicable case must pass.
 
 use std::path::{Path, PathBuf};
 
@@ -74,6 +76,91 @@ fn from_config(config: &Value, live: &Value, o: &DiffOptions<'_>) -> ResourceDif
     }
     let key = ResourceKey::of(live).expect("live object has a key");
     compare(&key, Some(&p), Some(live), o).expect("compare")
+}
+
+/// The three-way path, for cases without a dry-run result whose live object carries the
+/// last-applied annotation: the prediction is what a client-side apply makes of it, a JSON merge
+/// patch (RFC 7386: maps merge, lists are replaced, fields the previous manifest had and the new
+/// one lacks are removed) from the last-applied manifest to `config`, applied to `live`. As
+/// `kubectl apply` does, the new manifest carries its own last-applied annotation and the
+/// namespace it is applied to (live's, as Sextant sets the destination before its dry run). No
+/// webhook ran, so the mutation-webhook filter (which needs our manager's managedFields) is off.
+fn three_way(config: &Value, live: &Value, o: &DiffOptions<'_>) -> ResourceDiff {
+    const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+    let last_applied = live
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED))
+        .and_then(Value::as_str)
+        .expect("live object has a last-applied annotation");
+    let last_applied: Value = serde_json::from_str(last_applied).expect("last-applied is JSON");
+    let mut modified = config.clone();
+    if let Some(ns) = live.pointer("/metadata/namespace").cloned()
+        && modified.pointer("/metadata/namespace").is_none()
+    {
+        modified["metadata"]["namespace"] = ns;
+    }
+    let own = json!(modified.to_string());
+    merge_patch(
+        &mut modified,
+        &json!({"metadata": {"annotations": {LAST_APPLIED: own}}}),
+    );
+    let mut predicted = live.clone();
+    merge_patch(
+        &mut predicted,
+        &create_merge_patch(&last_applied, &modified),
+    );
+    let key = ResourceKey::of(live).expect("live object has a key");
+    let o = DiffOptions {
+        ignore_mutation_webhook: false,
+        ..o.clone()
+    };
+    compare(&key, Some(&predicted), Some(live), &o).expect("compare")
+}
+
+/// The RFC 7386 merge patch turning `from` into `to`.
+fn create_merge_patch(from: &Value, to: &Value) -> Value {
+    match (from, to) {
+        (Value::Object(f), Value::Object(t)) => {
+            let mut patch = serde_json::Map::new();
+            for (k, tv) in t {
+                match f.get(k) {
+                    Some(fv) if fv == tv => {}
+                    Some(fv @ Value::Object(_)) if tv.is_object() => {
+                        patch.insert(k.clone(), create_merge_patch(fv, tv));
+                    }
+                    _ => {
+                        patch.insert(k.clone(), tv.clone());
+                    }
+                }
+            }
+            for k in f.keys().filter(|k| !t.contains_key(*k)) {
+                patch.insert(k.clone(), Value::Null);
+            }
+            Value::Object(patch)
+        }
+        _ => to.clone(),
+    }
+}
+
+/// Applies an RFC 7386 merge patch: `null` removes, objects merge, anything else replaces.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(p) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let Value::Object(t) = target else {
+        unreachable!("made an object above")
+    };
+    for (k, pv) in p {
+        if pv.is_null() {
+            t.remove(k);
+        } else {
+            merge_patch(t.entry(k.clone()).or_insert(Value::Null), pv);
+        }
+    }
 }
 
 fn at<'a>(v: &'a Option<Value>, ptr: &str) -> Option<&'a Value> {
@@ -470,18 +557,73 @@ fn applicable_cases() -> Vec<Case> {
             }),
         ));
     }
+    for (name, file) in [
+        ("TestThreeWayDiffExplicitNamespace", "spinnaker-sa"),
+        ("TestNullRoleRule", "grafana-clusterrole"),
+        ("TestNullCreationTimestamp", "sealedsecret"),
+        ("TestUnsortedEndpoints", "endpoints"),
+        ("TestThreeWayDiffExample2", "elasticsearch"),
+        ("TestThreeWayDiffExample3", "deployment"),
+        ("TestThreeWayDiffExample4", "mutatingwebhookconfig"),
+    ] {
+        cases.push((
+            name,
+            Box::new(move |r| {
+                let (c, l) = (
+                    load(r, &format!("testdata/{file}-config.json")),
+                    load(r, &format!("testdata/{file}-live.json")),
+                );
+                let d = three_way(&c, &l, &opts(MANAGER));
+                check(
+                    d.status == DiffStatus::Synced,
+                    &format!("expected Synced, got {:?}", d.status),
+                    &d,
+                )
+            }),
+        ));
+    }
+    cases.push((
+        "TestThreeWayDiffExample2WithDifference",
+        Box::new(|r| {
+            let (mut c, l) = (
+                load(r, "testdata/elasticsearch-config.json"),
+                load(r, "testdata/elasticsearch-live.json"),
+            );
+            // The suite's change to the manifest's labels: one added, one changed, one removed.
+            let labels = &mut c["metadata"]["labels"];
+            labels["foo"] = json!("bar");
+            labels["chart"] = json!("elasticsearch-1.7.1");
+            labels
+                .as_object_mut()
+                .expect("labels")
+                .remove("release")
+                .expect("the manifest has a release label");
+            let d = three_way(&c, &l, &opts(MANAGER));
+            check(d.status == DiffStatus::OutOfSync, "expected OutOfSync", &d)?;
+            // The suite counts GNU diff's `>`/`<` lines; ours is unified (`+` desired, `-` live).
+            for line in [
+                "+    foo: bar",
+                "-    release: elasticsearch4",
+                "+    chart: elasticsearch-1.7.1",
+                "-    chart: elasticsearch-1.7.0",
+            ] {
+                let n = d.diff.lines().filter(|l| *l == line).count();
+                check(n == 1, &format!("{line:?} {n} times, not once"), &d)?;
+            }
+            Ok(())
+        }),
+    ));
     cases
 }
 
+/// How many of the suite's cases [`not_applicable`] excludes (see the printed reasons).
+const NOT_APPLICABLE: usize = 11;
+
 /// Cases of the suite that do not apply to a server-side diff, with the reason.
 fn not_applicable(test: &str) -> Option<&'static str> {
-    if test.starts_with("TestThreeWayDiff")
-        || test.starts_with("TestNullRoleRule")
-        || test.starts_with("TestNullCreationTimestamp")
-        || test.starts_with("TestUnsortedEndpoints")
-    {
+    if test == "TestThreeWayDiffExample1" {
         return Some(
-            "client-side three-way merge against last-applied with Go typed defaulting; Sextant predicts with a server dry-run apply, which applies defaults itself",
+            "its objects are inline Go values in the upstream test (demoConfig, demoLive); the suite ships no data for them",
         );
     }
     if test.starts_with("TestStructuredMergeDiff") {
@@ -525,7 +667,12 @@ fn argo_diff() {
             println!("N/A   {test}: {reason}");
             continue;
         }
-        let Some((name, run)) = cases.iter().find(|(n, _)| n.starts_with(test)) else {
+        // Exact name first: "TestThreeWayDiffExample2" also begins "...Example2WithDifference".
+        let Some((name, run)) = cases
+            .iter()
+            .find(|(n, _)| *n == test)
+            .or_else(|| cases.iter().find(|(n, _)| n.starts_with(test)))
+        else {
             failed.push(format!("{test}: no runner for this case"));
             println!("FAIL  {test}: no runner for this case");
             continue;
@@ -564,5 +711,8 @@ fn argo_diff() {
         suite.len()
     );
     assert!(applicable > 0, "no applicable case ran");
+    // Pinned: a case that silently becomes "not applicable" (a renamed test, a widened rule)
+    // must show here, not just vanish from the pass count.
+    assert_eq!(na, NOT_APPLICABLE, "not-applicable cases");
     assert!(failed.is_empty(), "failing cases:\n{}", failed.join("\n"));
 }
