@@ -186,10 +186,16 @@ fn native_matches_helm_binary() {
                     same_bytes += 1;
                 }
             }
-            (Err(_), Err(_)) => {
+            (Err(w), Err(g)) if common::error_substance(w) == common::error_substance(g) => {
                 same_objects += 1;
                 same_bytes += 1;
             }
+            (Err(w), Err(g)) => failures.push(format!(
+                "{}: both fail, with different errors:\n  native: {}\n  helm:   {}",
+                c.name,
+                common::error_substance(g),
+                common::error_substance(w)
+            )),
             _ => failures.push(format!(
                 "{}: native {:?} vs helm {:?}",
                 c.name,

@@ -68,6 +68,18 @@ pub fn helm_binary() -> PathBuf {
 /// The Kubernetes version Helm's Go tests (and so the conformance goldens) assume.
 pub const HELM_TEST_KUBE_VERSION: &str = "1.20.0";
 
+/// The substance of a failed render's output: the message of its last `Error: ` line (helm may
+/// print the failed manifest before it), else the whole text; trimmed. Two failures count as
+/// the same failure only when these are equal: "both failed" alone proves nothing.
+pub fn error_substance(output: &str) -> &str {
+    output
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("Error: "))
+        .unwrap_or(output)
+        .trim()
+}
+
 /// What `helm template ARGS` prints (stdout and stderr together) and whether it failed.
 pub struct CliResult {
     pub output: String,
