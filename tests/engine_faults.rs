@@ -26,6 +26,43 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 /// One apiserver outage at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The apiserver stopped until [`Outage::end`], or until this is dropped: a test that panics
+/// during the outage still starts it again, so the tests after it (and the other engineers'
+/// runs sharing this control plane) do not fail for a reason that is not theirs.
+struct Outage {
+    stopped: bool,
+}
+
+impl Outage {
+    async fn begin() -> Self {
+        tokio::task::spawn_blocking(|| support::cluster().stop_apiserver())
+            .await
+            .expect("stop apiserver");
+        Self { stopped: true }
+    }
+
+    async fn end(mut self) {
+        // Cleared first: when the start itself fails, the drop does not start it a second time.
+        self.stopped = false;
+        tokio::task::spawn_blocking(|| support::cluster().start_apiserver())
+            .await
+            .expect("start apiserver");
+    }
+}
+
+impl Drop for Outage {
+    fn drop(&mut self) {
+        if !self.stopped {
+            return;
+        }
+        // Dropped while unwinding: a second panic would abort the process, so a failed start is
+        // reported, not raised.
+        if std::panic::catch_unwind(|| support::cluster().start_apiserver()).is_err() {
+            eprintln!("engine_faults: could not start the apiserver again after a failed test");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_interrupted_by_stopping_the_apiserver_fails_records_no_history_and_retry_completes() {
     let _turn = SERIAL.lock().await;
@@ -88,9 +125,7 @@ async fn sync_interrupted_by_stopping_the_apiserver_fails_records_no_history_and
             other => panic!("no progress event: {other:?}"),
         }
     }
-    tokio::task::spawn_blocking(|| support::cluster().stop_apiserver())
-        .await
-        .expect("stop apiserver");
+    let outage = Outage::begin().await;
     let outcome = tokio::time::timeout(TIMEOUT, sync)
         .await
         .expect("sync finished")
@@ -98,9 +133,7 @@ async fn sync_interrupted_by_stopping_the_apiserver_fails_records_no_history_and
     let CommandOutcome::Operation(result) = outcome else {
         panic!("unexpected outcome {outcome:?}")
     };
-    tokio::task::spawn_blocking(|| support::cluster().start_apiserver())
-        .await
-        .expect("start apiserver");
+    outage.end().await;
     assert_eq!(result.phase, OperationPhase::Failed, "{result:?}");
     assert!(
         result.message.contains("unreachable") || result.message.contains("lost the cluster"),
@@ -181,9 +214,7 @@ async fn after_an_apiserver_restart_the_engine_relists_at_once() {
     })
     .await;
 
-    tokio::task::spawn_blocking(|| support::cluster().stop_apiserver())
-        .await
-        .expect("stop apiserver");
+    let outage = Outage::begin().await;
     scenario::wait_app(&h, &name, "outage seen", TIMEOUT, |s| {
         s.conditions
             .iter()
@@ -192,9 +223,7 @@ async fn after_an_apiserver_restart_the_engine_relists_at_once() {
     .await;
     // Long enough for a growing backoff to reach many seconds.
     tokio::time::sleep(Duration::from_secs(12)).await;
-    tokio::task::spawn_blocking(|| support::cluster().start_apiserver())
-        .await
-        .expect("start apiserver");
+    outage.end().await;
     let back = std::time::Instant::now();
     // Drift made right after the restart: only a relisted (or resumed) watch can see it.
     let cms: Api<ConfigMap> = Api::namespaced(support::client().await, &ns);
