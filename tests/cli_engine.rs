@@ -142,6 +142,32 @@ impl Fixture {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}):\n{out}"))
     }
 
+    /// `(name, spec.replicas)` of each Deployment in the env's namespace, read from the cluster
+    /// with kubectl (a failed read fails the test).
+    fn deployment_replicas(&self, env: &str) -> Vec<(String, i64)> {
+        let out = Command::new(support::bin("kubectl"))
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(["get", "deployments", "-n", &self.app(env), "-o", "json"])
+            .output()
+            .expect("run kubectl");
+        assert!(
+            out.status.success(),
+            "kubectl get deployments: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let list: Value = serde_json::from_slice(&out.stdout).expect("kubectl JSON");
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|d| {
+                let name = d["metadata"]["name"].as_str().expect("name").to_string();
+                (name, d["spec"]["replicas"].as_i64().expect("spec.replicas"))
+            })
+            .collect()
+    }
+
     fn commit_values(&self, env: &str, from: &str, to: &str, msg: &str) {
         let f = self
             .repo
@@ -276,6 +302,15 @@ fn cli_app_commands_end_to_end() {
     assert!(out.starts_with("ID"), "{out}");
     assert_eq!(out.lines().count(), 3, "header + 2 entries: {out}");
 
+    // The values commit reached the cluster: exactly one Deployment (the runtime) runs 2.
+    let scaled: Vec<String> = f
+        .deployment_replicas("dev")
+        .into_iter()
+        .filter(|(_, n)| *n == 2)
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(scaled.len(), 1, "one Deployment at 2 replicas: {scaled:?}");
+
     // Rollback: refused while auto-sync is on; works after `set --sync-policy none`.
     assert_fails_with(f.run(&["app", "rollback", "dev"]), 1, "auto-sync");
     let (code, out, err) = f.run(&["app", "set", "dev", "--sync-policy", "none"]);
@@ -284,6 +319,13 @@ fn cli_app_commands_end_to_end() {
     let (code, out, err) = f.run(&["app", "rollback", "dev", "1"]);
     assert_eq!(code, 0, "rollback failed:\n{err}\n{out}");
     assert!(out.contains("Rollback"), "{out}");
+    // History entry 1 had `replicaCount: 1`: the cluster runs that again.
+    let live = f.deployment_replicas("dev");
+    assert!(
+        live.iter().any(|(name, n)| *name == scaled[0] && *n == 1),
+        "after the rollback {} should have 1 replica: {live:?}",
+        scaled[0]
+    );
     let got = f.json(&["app", "get", "dev", "-o", "json"]);
     assert_eq!(got["status"]["autoSync"]["overridden"], true);
     assert_fails_with(
