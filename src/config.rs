@@ -31,7 +31,7 @@ pub enum ConfigError {
 }
 
 /// The whole configuration. Every section is optional; defaults match Argo CD where it has one.
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, Default, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// The GitOps repository to read.
@@ -57,7 +57,7 @@ pub struct Config {
 }
 
 /// Argo CD's `resource.customizations.*` settings that apply to every App.
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, Default, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ResourceCustomizations {
     /// `resource.customizations.ignoreDifferences.<key>`: `all` (every kind) or `<group>_<kind>`
@@ -67,7 +67,7 @@ pub struct ResourceCustomizations {
 }
 
 /// One system-level ignore rule (the fields of an Application's `ignoreDifferences` entry).
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, Default, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct IgnoreRule {
     pub json_pointers: Vec<String>,
@@ -75,7 +75,7 @@ pub struct IgnoreRule {
     pub managed_fields_managers: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhookConfig {
     /// Name of the environment variable holding the shared secret (GitHub/Gitea HMAC key, GitLab
@@ -91,7 +91,7 @@ impl Default for WebhookConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RepoConfig {
     /// Local clone to use; default: the git repository containing the current directory.
@@ -115,7 +115,7 @@ impl Default for RepoConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterMapping {
     /// `destination.server` URL this entry matches.
@@ -126,7 +126,7 @@ pub struct ClusterMapping {
     pub context: String,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum RendererChoice {
     /// Native renderer, falling back to the `helm` binary when the chart needs it.
@@ -136,7 +136,7 @@ pub enum RendererChoice {
     Helm,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RenderConfig {
     pub renderer: RendererChoice,
@@ -156,7 +156,7 @@ impl Default for RenderConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReconcileConfig {
     /// Base poll interval in seconds (Argo CD: 120).
@@ -182,7 +182,7 @@ impl Default for ReconcileConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct UiConfig {
     /// `default`, `light` or `mono`.
@@ -204,7 +204,7 @@ impl Default for UiConfig {
 }
 
 /// An App declared in config, for repos with no Argo CD manifests.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AppDecl {
     pub name: String,
@@ -357,6 +357,69 @@ fn offending_key(message: &str, text: &str, at: Option<usize>) -> Option<String>
     let line = text[line_start..].lines().next()?;
     let key = line.split('=').next()?.trim();
     (!key.is_empty() && !key.starts_with('[') && line.contains('=')).then(|| key.to_string())
+}
+
+/// `sextant config`: the configuration in effect as TOML, each value followed by where it came
+/// from (the file, or the built-in default), so what is printed can be pasted back.
+pub fn effective_toml(config: &Config, from: Option<&Path>, file_text: Option<&str>) -> String {
+    let effective = toml::Value::try_from(config)
+        .unwrap_or_else(|e| toml::Value::String(format!("cannot show the configuration: {e}")));
+    let file: toml::Table = file_text
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .unwrap_or_default();
+    let source = from.map(|p| p.display().to_string());
+    let origin = |set: bool| match (&source, set) {
+        (Some(p), true) => format!("# {p}"),
+        _ => "# default".to_string(),
+    };
+    let mut out = match &source {
+        Some(p) => format!("# configuration in effect: {p} over the defaults\n"),
+        None => "# configuration in effect: no config file, all defaults\n".to_string(),
+    };
+    let Some(table) = effective.as_table() else {
+        out.push_str(&format!("{effective}\n"));
+        return out;
+    };
+    // Plain values first (TOML needs them before any [section]), then sections.
+    let mut sections = Vec::new();
+    for (key, value) in table {
+        match value {
+            toml::Value::Table(_) => sections.push(key),
+            toml::Value::Array(items)
+                if !items.is_empty() && items.iter().all(toml::Value::is_table) =>
+            {
+                sections.push(key)
+            }
+            _ => out.push_str(&format!(
+                "{key} = {value}  {}\n",
+                origin(file.contains_key(key))
+            )),
+        }
+    }
+    for key in sections {
+        match table.get(key.as_str()) {
+            Some(toml::Value::Array(items)) => {
+                for item in items {
+                    out.push_str(&format!("\n[[{key}]]  {}\n", origin(true)));
+                    if let Some(fields) = item.as_table() {
+                        for (k, v) in fields {
+                            out.push_str(&format!("{k} = {v}\n"));
+                        }
+                    }
+                }
+            }
+            Some(toml::Value::Table(t)) => {
+                out.push_str(&format!("\n[{key}]\n"));
+                let in_file = file.get(key.as_str()).and_then(toml::Value::as_table);
+                for (k, v) in t {
+                    let set = in_file.is_some_and(|f| f.contains_key(k));
+                    out.push_str(&format!("{k} = {v}  {}\n", origin(set)));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 #[cfg(test)]

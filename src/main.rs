@@ -115,11 +115,14 @@ fn run(cli: Cli) -> Result<()> {
         }
         None => sextant::ui::cli(&ctx)?,
         Some(Command::Config) => {
-            match from {
-                Some(p) => println!("# config read from {}", p.display()),
-                None => println!("# no config file; defaults in effect"),
-            }
-            println!("{config:#?}");
+            // Read again only to tell which values the file sets; it parsed a moment ago.
+            let text = from
+                .as_deref()
+                .and_then(|p| std::fs::read_to_string(p).ok());
+            print!(
+                "{}",
+                sextant::config::effective_toml(&config, from.as_deref(), text.as_deref())
+            );
         }
     }
     Ok(())

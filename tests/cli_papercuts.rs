@@ -140,3 +140,43 @@ fn an_unreadable_kubeconfig_is_reported_once_naming_the_apps() {
         "the warning should name the 4 Apps: {line}"
     );
 }
+
+/// Issue 22 point 17: `sextant config` prints the configuration in effect as TOML (not a Rust
+/// debug structure), each value marked with where it came from; the output reads back as the
+/// same configuration.
+#[test]
+fn config_prints_effective_toml_with_origins() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let file = home.path().join("config.toml");
+    std::fs::write(
+        &file,
+        "protected_envs = [\"prod\", \"staging\"]\n\n[reconcile]\npoll_interval_secs = 30\n",
+    )
+    .expect("write config");
+    let path = file.to_str().expect("utf-8 path");
+    let (code, out, err) = sextant(home.path(), &["--config", path, "config"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !out.contains("Config {") && !out.contains("ReconcileConfig"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("poll_interval_secs = 30  # {path}")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "protected_envs = [\"prod\", \"staging\"]  # {path}"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("wave_timeout_secs = 300  # default"), "{out}");
+    assert!(
+        out.contains("[ui]") && out.contains("theme = \"default\"  # default"),
+        "{out}"
+    );
+    let again = sextant::config::Config::parse(&out, std::path::Path::new("printed"))
+        .expect("the printed configuration reads back");
+    let (loaded, _) = sextant::config::Config::load(Some(&file)).expect("load");
+    assert_eq!(again, loaded);
+}

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 /// Chart repositories: how dependencies and chart sources are fetched.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChartsConfig {
     /// Minutes a fetched `index.yaml` is reused before it is fetched again; a hard refresh
@@ -44,7 +44,7 @@ impl Default for ChartsConfig {
 
 /// One repository (or a whole host): matched against the URL actually requested (after a
 /// mirror has been applied) by the longest prefix.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct RepositoryConfig {
     /// URL prefix, e.g. `https://charts.example.com/private`.
@@ -68,7 +68,7 @@ pub struct RepositoryConfig {
 }
 
 /// Requests for URLs starting with `upstream` go to `mirror` + the rest of the URL.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MirrorConfig {
     pub upstream: String,
