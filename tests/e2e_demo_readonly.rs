@@ -51,7 +51,7 @@ fn readonly_demo_never_syncs() {
         screen.contains("read-only: this session changes nothing"),
         "the status line should say the session changes nothing:\n{screen}"
     );
-    t.keys(&["q"]);
+    t.quit();
     t.wait_for("sextant exits", Duration::from_secs(10), |s| {
         s.contains("SEXTANT_EXIT=0")
     });

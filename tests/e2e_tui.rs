@@ -78,7 +78,7 @@ fn demo_diff_sync_and_quit_restore_the_terminal() {
     assert!(!done.contains("Failed"), "{done}");
     t.keys(&["Enter"]);
 
-    t.keys(&["q"]);
+    t.quit();
     let (after, _) = t.wait_for("the shell after exit", Duration::from_secs(15), |s| {
         s.contains("SEXTANT_EXIT=")
     });
@@ -293,7 +293,7 @@ fn demo_promotes_dev_to_staging_and_rolls_staging_back() {
     );
     t.keys(&["Enter"]);
 
-    t.keys(&["q"]);
+    t.quit();
     let (after, _) = t.wait_for("the shell after exit", Duration::from_secs(15), |s| {
         s.contains("SEXTANT_EXIT=")
     });

@@ -532,7 +532,7 @@ fn cluster_sync_autosync_rollback_and_quit() {
     );
 
     // --- `q`: back at the shell prompt, terminal restored ---
-    t.keys(&["q"]);
+    t.quit();
     t.wait_for("the shell prompt after quitting", STEP, at_prompt);
     assert_eq!(
         t.format("#{alternate_on}"),
@@ -773,7 +773,7 @@ fn cluster_prod_diff_and_promote_dev_to_staging() {
         ))
     });
 
-    t.keys(&["q"]);
+    t.quit();
     t.wait_for("the shell prompt after quitting", STEP, at_prompt);
     assert_eq!(
         t.format("#{alternate_on}"),

@@ -89,6 +89,6 @@ fn demo_pods_pane_shows_kubectl_status_and_the_selected_pods_events() {
         s.contains("Started container astromesh") && s.contains("Scheduled")
     });
     assert!(detail.contains("✓ Ready"), "{detail}");
-    t.keys(&["q"]);
+    t.quit();
     t.wait_for("the demo to exit", STEP, |s| s.contains("SEXTANT_EXIT=0"));
 }

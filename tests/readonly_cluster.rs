@@ -336,7 +336,7 @@ fn watch_tui(f: &Fixture, t: &Tmux, what: &str) -> String {
     });
     std::thread::sleep(WATCH);
     let screen = t.screen();
-    t.keys(&["q"]);
+    t.quit();
     screen
 }
 
@@ -517,5 +517,5 @@ fn readonly_sessions_change_nothing_and_the_tui_says_what_it_auto_syncs() {
         !namespaces.contains(&format!("namespace/{}", f.app("prod"))),
         "the protected prod App was auto-synced without --yes"
     );
-    t.keys(&["q"]);
+    t.quit();
 }

@@ -146,6 +146,25 @@ impl Tmux {
         }
     }
 
+    /// Press `q` to quit. When an operation of this session is still running (a demo's or a
+    /// test's auto-sync can be mid-flight at that moment) the TUI asks first; answer "leave it",
+    /// which quits at once. Callers then wait for the shell as before.
+    pub fn quit(&self) {
+        self.keys(&["q"]);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            let s = self.screen();
+            if s.contains("An operation of this session is running") {
+                self.keys(&["l"]);
+                return;
+            }
+            if self.format("#{alternate_on}") == "0" {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// A tmux format of the pane, e.g. `#{alternate_on}`, `#{cursor_flag}`.
     pub fn format(&self, fmt: &str) -> String {
         tmux(&["display-message", "-p", "-t", &self.session, fmt])
