@@ -4,6 +4,8 @@
 //! temporary git repository with a short, realistic history; the engine renders it with the
 //! native renderer and syncs it into the in-process sandbox cluster; the UI runs on top with an
 //! extra key that makes a "manual change" in the sandbox, so drift and self-heal can be watched.
+//!
+//! Over 600 lines: the demo's repository, history and sandbox setup plus its tests; the setup moves to the wiring module (issue 16).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! `sextant app get|diff|sync|history|rollback|set`: thin front ends over the engine. Each command
 //! starts the engine (no auto-sync, no polling), waits for the first compare, then reads the
 //! snapshot or sends one command and renders its outcome.
+//!
+//! Over 600 lines: one module per `app` subcommand is planned (issue 16: `cli/app/<command>.rs`).
 
 use std::time::Duration;
 

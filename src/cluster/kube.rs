@@ -1,5 +1,7 @@
 //! [`Cluster`] over kube-rs: dynamic objects, per-GVK discovery with a cache, server-side apply,
 //! and kube-runtime watchers with backoff.
+//!
+//! Over 600 lines: to be split into `kube/{client,watch,convert}` (issue 16).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

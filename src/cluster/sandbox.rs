@@ -14,6 +14,8 @@
 //! - watches (a full list, then changes), Events for pods, load balancer addresses for Ingress.
 //!
 //! What it does not: field-manager conflicts, admission webhooks, RBAC.
+//!
+//! Over 600 lines: to be split into `sandbox/{store,discovery,apiserver,controllers/*}` (issue 16).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};

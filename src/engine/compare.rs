@@ -13,6 +13,8 @@
 //!    When dry-run is forbidden (a view-only user), the prediction falls back to merging the
 //!    desired fields into live, so diff still works without write rights.
 //! 3. Tracked live objects that are no longer desired are extras (to prune).
+//!
+//! Over 600 lines: to become `compare/` with one desired-vs-live function (issue 16).
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};

@@ -7,6 +7,8 @@
 //! once per new revision when OutOfSync, and with `selfHeal` re-syncs after drift with backoff
 //! (2s × 3ⁿ, capped at 300s). Operations run in their own tasks under a cluster Lease, record
 //! history on success, and report progress as [`Event`]s.
+//!
+//! Over 600 lines: to be split into `runtime/{publisher,coordinator,actor,autosync,operation}` (issue 16).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};

@@ -4,6 +4,8 @@
 //!
 //! One call of [`run_once`] is one attempt; [`run`] retries with the App's backoff. Locking
 //! and history are the caller's (`reconcile.rs`), so this module only talks to the cluster.
+//!
+//! Over 600 lines: to be split into `sync/{plan,annotations,execute,apply,hooks,prune,wait}` (issue 16).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -2,6 +2,8 @@
 //! repository at a commit, and from `[[apps]]` in config.toml.
 //!
 //! Errors are per file (or per app): a broken manifest never stops the other Apps from loading.
+//!
+//! Over 600 lines: Application and ApplicationSet parsing with their tests; generators get their own files with issue 17.
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! The UI's pure state machine: `update(&mut State, Action) -> Vec<Effect>`. Nothing here does
 //! I/O; the event loop in `ui::run` turns effects into engine commands and feeds results back as
 //! actions, which is what makes every screen testable from hand-built snapshots.
+//!
+//! Over 600 lines: to be split by feature into `app`, `model/`, `input/` and one file per dialog (issue 16).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet, VecDeque};

@@ -1,4 +1,6 @@
 //! Hashes, encodings, random identifiers and URL helpers.
+//!
+//! Over 600 lines: Sprig's hash/encoding/random/URL family, about 40 small functions and their tests.
 
 use base64::Engine;
 
