@@ -232,39 +232,19 @@ fn build_dir(
     archives: &[(String, Vec<u8>)],
     dest: &Path,
 ) -> Result<(), RenderError> {
-    let marker = dest.join(".sextant-complete");
-    if marker.exists() {
-        return Ok(());
-    }
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| RenderError::Io { path, source }
     };
-    let tmp = dest.with_extension(super::unique_tmp_suffix());
-    let _ = std::fs::remove_dir_all(&tmp);
-    copy_tree(export, &tmp).map_err(io(&tmp))?;
-    let charts = tmp.join("charts");
-    std::fs::create_dir_all(&charts).map_err(io(&charts))?;
-    for (name, bytes) in archives {
-        std::fs::write(charts.join(name), bytes).map_err(io(&charts))?;
-    }
-    std::fs::write(tmp.join(".sextant-complete"), b"").map_err(io(&tmp))?;
-    match std::fs::rename(&tmp, dest) {
-        Ok(()) => Ok(()),
-        // Another render built the same directory meanwhile: it is identical.
-        Err(_) if marker.exists() => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            Ok(())
+    super::helm_cli::publish_once(dest, |tmp| {
+        copy_tree(export, tmp).map_err(io(tmp))?;
+        let charts = tmp.join("charts");
+        std::fs::create_dir_all(&charts).map_err(io(&charts))?;
+        for (name, bytes) in archives {
+            std::fs::write(charts.join(name), bytes).map_err(io(&charts))?;
         }
-        Err(e) => {
-            if dest.exists() {
-                std::fs::remove_dir_all(dest).map_err(io(dest))?;
-                std::fs::rename(&tmp, dest).map_err(io(dest))
-            } else {
-                Err(io(dest)(e))
-            }
-        }
-    }
+        Ok(())
+    })
 }
 
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {

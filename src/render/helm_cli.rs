@@ -155,28 +155,10 @@ pub fn prepare(
         value_labels.push(resolved.clone());
         content_ids.push(format!("values:{resolved}:{blob}"));
     }
-    if let Some(inline) = &helm.values {
-        let label = format!("{} (helm.values)", app.origin);
-        let parsed = yaml::parse_one(inline, &label).map_err(|source| RenderError::Yaml {
-            app: app.name.clone(),
-            source,
-        })?;
-        if !(parsed.is_object() || parsed.is_null()) {
-            return Err(RenderError::ValuesFileInvalid {
-                app: app.name.clone(),
-                file: "helm.values".into(),
-                message: "inline values must be a YAML map".into(),
-                origin: app.origin.clone(),
-            });
-        }
-        let id = git2::Oid::hash_object(git2::ObjectType::Blob, inline.as_bytes())
-            .map(|o| o.to_string())
-            .unwrap_or_default();
-        let path = opts.work_dir.join("values").join(format!("{id}.yaml"));
-        write_once(&path, inline.as_bytes())?;
+    if let Some((path, label, id)) = inline_values(app, helm, opts)? {
         value_files.push(path);
         value_labels.push(label);
-        content_ids.push(format!("inline:{id}"));
+        content_ids.push(id);
     }
     Ok(Prepared {
         input: HelmInput {
@@ -196,6 +178,37 @@ pub fn prepare(
     })
 }
 
+/// `helm.values` (inline YAML in the App) checked to be a map and written once per content
+/// as a values file: its path, its label for messages and its content id.
+pub(crate) fn inline_values(
+    app: &App,
+    helm: &HelmSource,
+    opts: &RenderOptions,
+) -> Result<Option<(PathBuf, String, String)>, RenderError> {
+    let Some(inline) = &helm.values else {
+        return Ok(None);
+    };
+    let label = format!("{} (helm.values)", app.origin);
+    let parsed = yaml::parse_one(inline, &label).map_err(|source| RenderError::Yaml {
+        app: app.name.clone(),
+        source,
+    })?;
+    if !(parsed.is_object() || parsed.is_null()) {
+        return Err(RenderError::ValuesFileInvalid {
+            app: app.name.clone(),
+            file: "helm.values".into(),
+            message: "inline values must be a YAML map".into(),
+            origin: app.origin.clone(),
+        });
+    }
+    let id = git2::Oid::hash_object(git2::ObjectType::Blob, inline.as_bytes())
+        .map(|o| o.to_string())
+        .unwrap_or_default();
+    let path = opts.work_dir.join("values").join(format!("{id}.yaml"));
+    write_once(&path, inline.as_bytes())?;
+    Ok(Some((path, label, format!("inline:{id}"))))
+}
+
 /// Export the chart subtree once per tree id (a finished export has a marker file).
 pub(crate) fn export_chart(
     repo: &Repo,
@@ -203,32 +216,42 @@ pub(crate) fn export_chart(
     chart: &str,
     dest: &Path,
 ) -> Result<(), RenderError> {
+    publish_once(dest, |tmp| Ok(repo.export_dir(commit, chart, tmp)?))
+}
+
+/// Build directory `dest` once: `fill` writes it under a unique temporary name, a marker file
+/// says it is finished, and a rename publishes it, so concurrent renders of the same key never
+/// see a half-written tree and a stale unfinished one is replaced.
+pub(crate) fn publish_once(
+    dest: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), RenderError>,
+) -> Result<(), RenderError> {
     let marker = dest.join(".sextant-complete");
     if marker.exists() {
         return Ok(());
     }
     let tmp = dest.with_extension(super::unique_tmp_suffix());
     let _ = std::fs::remove_dir_all(&tmp);
-    repo.export_dir(commit, chart, &tmp)?;
-    let io = |source| RenderError::Io {
-        path: dest.to_path_buf(),
-        source,
+    fill(&tmp)?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RenderError::Io { path, source }
     };
-    std::fs::write(tmp.join(".sextant-complete"), b"").map_err(io)?;
+    std::fs::write(tmp.join(".sextant-complete"), b"").map_err(io(&tmp))?;
     match std::fs::rename(&tmp, dest) {
         Ok(()) => Ok(()),
-        // Another process exported the same tree meanwhile: theirs is identical.
+        // Another process built the same directory meanwhile: theirs is identical.
         Err(_) if marker.exists() => {
             let _ = std::fs::remove_dir_all(&tmp);
             Ok(())
         }
         Err(e) => {
-            // A stale unfinished export without marker: replace it.
+            // A stale unfinished directory without marker: replace it.
             if dest.exists() {
-                std::fs::remove_dir_all(dest).map_err(io)?;
-                std::fs::rename(&tmp, dest).map_err(io)
+                std::fs::remove_dir_all(dest).map_err(io(dest))?;
+                std::fs::rename(&tmp, dest).map_err(io(dest))
             } else {
-                Err(io(e))
+                Err(io(dest)(e))
             }
         }
     }

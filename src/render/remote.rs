@@ -9,7 +9,7 @@ use crate::app::{App, ChartRef, HelmSource};
 use crate::charts::dependencies::Fetched;
 
 use super::helm_cli::Prepared;
-use super::{HelmInput, RenderError, RenderOptions, write_once, yaml};
+use super::{HelmInput, RenderError, RenderOptions};
 
 /// Fetch and unpack the chart, and build the helm inputs.
 pub fn prepare(
@@ -62,26 +62,10 @@ pub fn prepare(
         value_labels.push(format!("{}/{vf}", chart.name));
         content_ids.push(format!("values:{vf}"));
     }
-    if let Some(inline) = &helm.values {
-        let name = format!("{} (helm.values)", app.origin);
-        let parsed = yaml::parse_one(inline, &name).map_err(|source| RenderError::Yaml {
-            app: app.name.clone(),
-            source,
-        })?;
-        if !(parsed.is_object() || parsed.is_null()) {
-            return Err(RenderError::ValuesFileInvalid {
-                app: app.name.clone(),
-                file: "helm.values".into(),
-                message: "inline values must be a YAML map".into(),
-                origin: app.origin.clone(),
-            });
-        }
-        let id = crate::charts::cache::sha256_hex(inline.as_bytes());
-        let path = opts.work_dir.join("values").join(format!("{id}.yaml"));
-        write_once(&path, inline.as_bytes())?;
+    if let Some((path, label, id)) = super::helm_cli::inline_values(app, helm, opts)? {
         value_files.push(path);
-        value_labels.push(name);
-        content_ids.push(format!("inline:{id}"));
+        value_labels.push(label);
+        content_ids.push(id);
     }
     Ok(Prepared {
         input: HelmInput {
