@@ -142,58 +142,18 @@ pub fn hash_v2_req(req: &[Dep]) -> String {
     format!("sha256:{}", super::cache::sha256_hex(s.as_bytes()))
 }
 
-/// Go's JSON string encoding (HTML-safe: `<`, `>`, `&` and U+2028/2029 escaped).
+/// Go's JSON string encoding (HTML-safe), as `go_value` of a string.
 fn go_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    go_value(&Value::String(s.to_owned()), out);
 }
 
-/// Go's JSON encoding of a decoded YAML value (maps with sorted keys).
+/// Go's `json.Marshal` of a decoded YAML value (maps with sorted keys): the same encoder the
+/// renderer's `toJson` uses. It fails only past 10,000 levels of nesting, which no YAML parser
+/// hands over; `null` then makes the digest mismatch, which is reported.
 fn go_value(v: &Value, out: &mut String) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => go_string(s, out),
-        Value::Array(l) => {
-            out.push('[');
-            for (i, x) in l.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                go_value(x, out);
-            }
-            out.push(']');
-        }
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                go_string(k, out);
-                out.push(':');
-                go_value(&m[k], out);
-            }
-            out.push('}');
-        }
-    }
+    // As Helm decodes it: YAML through JSON into interface{}, so numbers are float64.
+    let v = gotemplate::Value::from_json_helm(v);
+    out.push_str(&helmchart::funcs::to_json(&v).unwrap_or_else(|_| "null".into()));
 }
 
 #[cfg(test)]
