@@ -111,6 +111,12 @@ struct Progress<'a> {
 impl Progress<'_> {
     fn record(&mut self, r: ResourceResult) {
         self.done += 1;
+        self.announce(r.clone());
+        self.results.push(r);
+    }
+
+    /// A progress event for one resource's (new) result.
+    fn announce(&self, r: ResourceResult) {
         let _ = self.events.send(Event::Progress {
             app: self.app.to_string(),
             phase: r.phase.clone(),
@@ -118,9 +124,8 @@ impl Progress<'_> {
             done: self.done,
             total: self.total,
             message: format!("{:?} {}", r.code, r.key),
-            resource: Some(r.clone()),
+            resource: Some(r),
         });
-        self.results.push(r);
     }
 
     /// A resource applied earlier in this attempt failed afterwards (it became Degraded while
@@ -132,15 +137,7 @@ impl Progress<'_> {
         r.code = ResultCode::Failed;
         r.message = message;
         let r = r.clone();
-        let _ = self.events.send(Event::Progress {
-            app: self.app.to_string(),
-            phase: r.phase.clone(),
-            wave: r.wave,
-            done: self.done,
-            total: self.total,
-            message: format!("{:?} {}", r.code, r.key),
-            resource: Some(r),
-        });
+        self.announce(r);
     }
 
     fn note(&self, phase: Phase, wave: i64, message: String) {
