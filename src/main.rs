@@ -1,5 +1,6 @@
 //! The `sextant` binary: argument parsing, error reporting, dispatch.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -70,8 +71,14 @@ fn main() -> std::process::ExitCode {
     }
     let cli = Cli::parse();
     let style = ReportEnv::from_process(&cli.log_level).style();
+    // The rich report (asked for with RUST_BACKTRACE or --log-level debug) still has no colour
+    // codes when stderr is a pipe or a file, or NO_COLOR is set.
+    let mut hook = color_eyre::config::HookBuilder::default();
+    if !std::io::stderr().is_terminal() || std::env::var_os("NO_COLOR").is_some() {
+        hook = hook.theme(color_eyre::config::Theme::new());
+    }
     if style == ReportStyle::Rich
-        && let Err(e) = color_eyre::install()
+        && let Err(e) = hook.install()
     {
         eprintln!("warning: cannot install the error reporter: {e}");
     }

@@ -57,7 +57,7 @@ fn errors_into_a_pipe_are_plain_with_the_fix_line() {
         );
     }
 
-    // Asking for details brings colour-eyre's report back; the exit status stays 1.
+    // Asking for details brings colour-eyre's report back (uncoloured); the exit status stays 1.
     for (args, env) in [
         (args.to_vec(), vec![("RUST_BACKTRACE", "1")]),
         ([&["--log-level", "debug"][..], &args[..]].concat(), vec![]),
@@ -67,6 +67,11 @@ fn errors_into_a_pipe_are_plain_with_the_fix_line() {
         assert!(
             err.contains("Location:") && err.contains("fix: pass --repo PATH"),
             "no rich report with {args:?} {env:?}: {err}"
+        );
+        // ... still without colour codes: stderr is a pipe here.
+        assert!(
+            !err.contains('\x1b'),
+            "ANSI codes in a piped rich report: {err:?}"
         );
     }
 }
